@@ -1,0 +1,24 @@
+"""mcp-channels: Claude Code channels in Python.
+
+Channel servers that push events from the outside world into a running Claude Code session, an SDK
+to write your own in a few lines, and a host that plays Claude Code's side for trying and testing
+them. The public API is what this module exports; everything in ``_``-prefixed modules is private.
+
+    from mcp_channels import ChannelServer
+
+    channel = ChannelServer("alerts", instructions="Alerts arrive as <channel source=\\"alerts\\">.")
+
+    @channel.task
+    async def watch() -> None:
+        await channel.push("disk almost full", host="db1")
+
+    channel.run()
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .server import ChannelServer, FatalError, PermissionRequest, Tool, ToolError, ToolResult
+
+__all__ = ["ChannelServer", "FatalError", "PermissionRequest", "Tool", "ToolError", "ToolResult", "__version__"]

@@ -1,0 +1,60 @@
+"""The ``mcp-channels`` command line.
+
+Sub-commands import what they need when they run: ``serve webhook`` must start in tens of
+milliseconds and must not pay for Discord, Telegram or the host.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Sequence
+
+#: Channel name -> module with a ``build()`` returning its ChannelServer.
+CHANNELS = {
+    "webhook": "mcp_channels.channels.webhook",
+}
+
+USAGE = """usage: mcp-channels <command> [options]
+
+commands:
+  serve <channel>   run a channel server on stdio (what Claude Code launches): {channels}
+  host              play Claude Code's side: spawn servers from .mcp.json, show events, relay permissions
+  demo              try it now: the host with a local channel, no account or token needed
+
+'mcp-channels <command> --help' tells more."""
+
+
+def _serve(argv: Sequence[str]) -> int:
+    if len(argv) != 1 or argv[0] not in CHANNELS:
+        print(f"usage: mcp-channels serve <channel>   (one of: {', '.join(CHANNELS)})", file=sys.stderr)
+        return 2
+    import importlib
+
+    module = importlib.import_module(CHANNELS[argv[0]])
+    module.build().run()
+    return 0  # run() exits the process
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = list(sys.argv[1:] if argv is None else argv)
+    if args and args[0] == "serve":  # the hot path: no argparse, nothing else imported
+        sys.exit(_serve(args[1:]))
+    if not args or args[0] in ("-h", "--help", "help"):
+        print(USAGE.format(channels=", ".join(CHANNELS)))
+        sys.exit(0 if args else 2)
+    command, rest = args[0], args[1:]
+    if command == "host":
+        from ._cli_host import host_command
+
+        sys.exit(host_command(rest))
+    if command == "demo":
+        from ._cli_host import demo_command
+
+        sys.exit(demo_command(rest))
+    if command in ("--version", "version"):
+        from . import __version__
+
+        print(f"mcp-channels {__version__}")
+        sys.exit(0)
+    print(f"mcp-channels: unknown command {command!r}\n\n{USAGE.format(channels=', '.join(CHANNELS))}", file=sys.stderr)
+    sys.exit(2)

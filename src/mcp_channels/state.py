@@ -1,0 +1,135 @@
+"""Where a channel keeps its state, and its ``.env`` credentials.
+
+The layout is the official plugins' (``~/.claude/channels/<channel>/``), so a user can switch
+between them and us without losing a token or a pairing. Every channel honours the same
+overrides, in this order: ``<CHANNEL>_STATE_DIR``, then ``$CLAUDE_CONFIG_DIR/channels/<channel>``,
+then ``~/.claude/channels/<channel>`` (the official servers honour them unevenly).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import tempfile
+from collections.abc import Mapping
+from pathlib import Path
+
+ENV_FILE = ".env"
+_ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
+
+
+def state_dir(channel: str, environ: Mapping[str, str] | None = None) -> Path:
+    """The state directory of ``channel`` (not created)."""
+    env = os.environ if environ is None else environ
+    override = env.get(f"{channel.upper()}_STATE_DIR")
+    if override:
+        return Path(override).expanduser()
+    base = env.get("CLAUDE_CONFIG_DIR")
+    root = Path(base).expanduser() if base else Path(env.get("HOME") or Path.home()) / ".claude"
+    return root / "channels" / channel
+
+
+def ensure_private_dir(path: Path) -> Path:
+    """Create ``path`` (and parents) and make it 0700: it holds tokens and allowlists."""
+    path.mkdir(parents=True, exist_ok=True, mode=0o700)
+    with contextlib.suppress(OSError):
+        path.chmod(0o700)
+    return path
+
+
+def atomic_write(path: Path, data: str | bytes, mode: int = 0o600) -> None:
+    """Write ``path`` all at once: a temp file in the same directory, fsync'd, renamed over it."""
+    payload = data.encode("utf-8") if isinstance(data, str) else data
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        os.fchmod(fd, mode)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(payload)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            os.unlink(tmp)
+        raise
+
+
+def _unquote(raw: str) -> str:
+    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
+        inner = raw[1:-1]
+        if raw[0] == '"':
+            inner = re.sub(r"\\([\\\"nrt])", lambda m: {"n": "\n", "r": "\r", "t": "\t"}.get(m[1], m[1]), inner)
+        return inner
+    # An unquoted value ends at " #" (a trailing comment), as in shells and python-dotenv.
+    return re.split(r"\s+#", raw, maxsplit=1)[0].rstrip()
+
+
+def parse_env(text: str) -> dict[str, str]:
+    """Parse ``KEY=VALUE`` lines, tolerating CRLF, ``export``, quotes and ``#`` comments.
+
+    The official parser accepts only bare ``KEY=VALUE``; a file written by hand on Windows, or
+    copied from a shell script, silently lost its token there.
+    """
+    values: dict[str, str] = {}
+    for line in text.splitlines():
+        if not line.strip() or line.lstrip().startswith("#"):
+            continue
+        match = _ENV_LINE.match(line)
+        if match:
+            values[match.group(1)] = _unquote(match.group(2))
+    return values
+
+
+def read_env_file(directory: Path) -> dict[str, str]:
+    """Read ``<directory>/.env`` (missing is empty), making it 0600 first as the official does."""
+    path = directory / ENV_FILE
+    with contextlib.suppress(OSError):
+        path.chmod(0o600)
+    try:
+        return parse_env(path.read_text(encoding="utf-8", errors="replace"))
+    except FileNotFoundError:
+        return {}
+
+
+def credential(key: str, directory: Path, environ: Mapping[str, str] | None = None) -> str | None:
+    """A credential from the real environment, else from the state ``.env`` (the environment wins)."""
+    env = os.environ if environ is None else environ
+    value = env.get(key)
+    if value:
+        return value
+    return read_env_file(directory).get(key) or None
+
+
+def set_env_key(directory: Path, key: str, value: str | None) -> None:
+    """Set (or, with ``None``, remove) one key in ``.env``, keeping every other line as it was."""
+    ensure_private_dir(directory)
+    path = directory / ENV_FILE
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except FileNotFoundError:
+        lines = []
+    kept: list[str] = []
+    replaced = False
+    for line in lines:
+        match = _ENV_LINE.match(line)
+        if match and match.group(1) == key and not line.lstrip().startswith("#"):
+            if value is not None and not replaced:
+                kept.append(f"{key}={value}")
+                replaced = True
+            continue
+        kept.append(line)
+    if value is not None and not replaced:
+        kept.append(f"{key}={value}")
+    if not any(line.strip() for line in kept):
+        with contextlib.suppress(FileNotFoundError):
+            path.unlink()
+        return
+    atomic_write(path, "\n".join(kept) + "\n", mode=0o600)
+
+
+def mask_secret(value: str, keep: int = 6) -> str:
+    """Show only a short prefix of a secret, enough to tell two tokens apart."""
+    if len(value) <= keep + 2:
+        return "*" * len(value)
+    return f"{value[:keep]}… ({len(value)} chars)"

@@ -1,0 +1,209 @@
+"""The server SDK, through a real subprocess and real pipes (the sample channel)."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import pytest
+
+from helpers import PYTHON, RawServer
+
+SAMPLE = str(Path(__file__).resolve().parent / "sample_channels" / "relay_channel.py")
+
+
+def sample(**env: str) -> RawServer:
+    return RawServer("sample", env=env, argv=[PYTHON, SAMPLE])
+
+
+@pytest.fixture
+async def server() -> RawServer:
+    srv = await sample().start()
+    yield srv
+    await srv.stop()
+
+
+async def test_discover_probe_is_refused_then_initialize_works(server: RawServer) -> None:
+    probe = await server.request(
+        "server/discover", {"protocolVersion": "2026-07-28"}, request_id="server-discover-probe-1"
+    )
+    assert probe["error"]["code"] == -32601
+    init = await server.handshake()
+    result = init["result"]
+    assert result["protocolVersion"] == "2025-11-25"
+    assert result["capabilities"]["experimental"] == {"claude/channel": {}, "claude/channel/permission": {}}
+    assert "tools" in result["capabilities"]
+    assert result["serverInfo"]["name"] == "sample"
+    assert result["instructions"] == "Sample channel for tests."
+
+
+@pytest.mark.parametrize(
+    ("asked", "answered"), [("2025-06-18", "2025-06-18"), ("2024-11-05", "2024-11-05"), ("1999-01-01", "2025-11-25")]
+)
+async def test_version_negotiation(server: RawServer, asked: str, answered: str) -> None:
+    assert (await server.handshake(asked))["result"]["protocolVersion"] == answered
+
+
+async def test_unknown_methods_and_ping(server: RawServer) -> None:
+    await server.handshake()
+    assert (await server.request("resources/list"))["error"]["code"] == -32601
+    assert (await server.request("ping"))["result"] == {}
+
+
+async def test_no_permission_capability_without_a_handler() -> None:
+    srv = await sample(SAMPLE_NO_RELAY="1").start()
+    try:
+        result = (await srv.handshake())["result"]
+        assert result["capabilities"]["experimental"] == {"claude/channel": {}}
+    finally:
+        await srv.stop()
+
+
+async def test_tools_list_and_call(server: RawServer) -> None:
+    await server.handshake()
+    tools = (await server.request("tools/list"))["result"]["tools"]
+    assert {t["name"] for t in tools} == {"echo", "push", "answer"}
+    assert all(set(t) == {"name", "description", "inputSchema"} for t in tools)
+    ok = (await server.request("tools/call", {"name": "echo", "arguments": {"text": "hi", "count": 2}}))["result"]
+    assert ok == {"content": [{"type": "text", "text": "hi hi"}]}
+
+
+@pytest.mark.parametrize(
+    ("arguments", "message"),
+    [
+        ({}, "echo failed: invalid arguments: 'text' is required"),
+        ({"text": 3}, "echo failed: invalid arguments: 'text' must be a string"),
+        ({"text": "x", "count": 0}, "echo failed: invalid arguments: 'count' must be at least 1"),
+        ({"text": "x", "count": "2"}, "echo failed: invalid arguments: 'count' must be an integer"),
+        ({"text": "x", "fail": True}, "echo failed: asked to fail"),
+    ],
+)
+async def test_tool_errors_are_results_not_crashes(
+    server: RawServer, arguments: dict[str, object], message: str
+) -> None:
+    await server.handshake()
+    result = (await server.request("tools/call", {"name": "echo", "arguments": arguments}))["result"]
+    assert result == {"content": [{"type": "text", "text": message}], "isError": True}
+
+
+async def test_unknown_tool(server: RawServer) -> None:
+    await server.handshake()
+    result = (await server.request("tools/call", {"name": "nope", "arguments": {}}))["result"]
+    assert result["isError"] and result["content"][0]["text"] == "unknown tool: nope"
+
+
+@pytest.mark.parametrize(
+    ("meta", "message"),
+    [({"bad-key": "x"}, "bad-key"), ({"source": "spoof"}, "reserved"), ({"nested": {"a": 1}}, "nested")],
+)
+async def test_push_refuses_what_claude_code_would_drop(
+    server: RawServer, meta: dict[str, object], message: str
+) -> None:
+    await server.handshake()
+    await server.request("tools/list")
+    result = (await server.request("tools/call", {"name": "push", "arguments": {"content": "x", "meta": meta}}))[
+        "result"
+    ]
+    assert result["isError"] and message in result["content"][0]["text"]
+
+
+async def test_push_stringifies_meta(server: RawServer) -> None:
+    await server.handshake()
+    await server.request("tools/list")
+    await server.request("tools/call", {"name": "push", "arguments": {"content": "x", "meta": {"n": 5, "ok": True}}})
+    event = await server.wait_for(lambda m: m.get("method") == "notifications/claude/channel")
+    assert event["params"] == {"content": "x", "meta": {"n": "5", "ok": "true"}}
+
+
+async def test_events_before_ready_are_held_then_sent_in_order_after_tools_list() -> None:
+    srv = await sample(SAMPLE_PUSH_AT_START="50").start()
+    try:
+        await srv.handshake()
+        list_response = await srv.request("tools/list")
+        await srv.wait_for(lambda m: m.get("params", {}).get("meta", {}).get("seq") == "49")
+        order = srv.messages()
+        events = [m for m in order if m.get("method") == "notifications/claude/channel"]
+        assert order.index(list_response) < order.index(events[0]), "held events come after the tools/list answer"
+        assert [e["params"]["meta"]["seq"] for e in events] == [str(i) for i in range(50)]
+    finally:
+        await srv.stop()
+
+
+async def test_events_are_released_a_second_after_initialized_without_tools_list() -> None:
+    srv = await sample(SAMPLE_PUSH_AT_START="1").start()
+    try:
+        await srv.handshake()
+        started = time.monotonic()
+        await srv.wait_for(lambda m: m.get("method") == "notifications/claude/channel", timeout=5)
+        assert 0.8 <= time.monotonic() - started < 3
+    finally:
+        await srv.stop()
+
+
+async def test_events_are_never_sent_before_initialize() -> None:
+    srv = await sample(SAMPLE_PUSH_AT_START="3").start()
+    try:
+        await srv.request(
+            "initialize",
+            {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": {"name": "t", "version": "0"}},
+        )
+        response = await srv.request("tools/call", {"name": "echo", "arguments": {"text": "x"}})
+        assert response["result"]["content"][0]["text"] == "x"
+        assert not any(m.get("method") == "notifications/claude/channel" for m in srv.messages())
+    finally:
+        await srv.stop()
+
+
+async def test_stdin_eof_exits_cleanly_within_two_seconds(server: RawServer) -> None:
+    await server.handshake()
+    started = time.monotonic()
+    await server.close_stdin()
+    assert await server.wait_exit(timeout=5) == 0
+    assert time.monotonic() - started < 2.0
+
+
+@pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT, signal.SIGHUP])
+async def test_signals_exit_cleanly(server: RawServer, signum: int) -> None:
+    await server.handshake()
+    assert server.proc is not None
+    started = time.monotonic()
+    os.kill(server.proc.pid, signum)
+    assert await server.wait_exit(timeout=5) == 0
+    assert time.monotonic() - started < 2.0
+
+
+async def test_crashing_adapter_exits_non_zero_with_traceback() -> None:
+    srv = await sample(SAMPLE_CRASH="1").start()
+    try:
+        code = await srv.wait_exit(timeout=5)
+        assert code == 1
+        text = srv.stderr.decode()
+        assert "Traceback" in text and "adapter exploded" in text and "sample channel:" in text
+    finally:
+        await srv.stop()
+
+
+async def test_print_in_adapter_code_goes_to_stderr_not_the_wire() -> None:
+    srv = await sample(SAMPLE_PRINT="1").start()
+    try:
+        await srv.handshake()
+        await srv.request("tools/list")
+        await srv.wait_stderr("this must not reach the protocol stream")
+        await srv.close_stdin()
+        await srv.wait_exit()
+        for line in srv.lines:
+            message = json.loads(line)  # every stdout line is JSON-RPC
+            assert message["jsonrpc"] == "2.0"
+    finally:
+        await srv.stop()
+
+
+async def test_garbage_on_stdin_does_not_kill_the_server(server: RawServer) -> None:
+    await server.send(b"this is not json\n")
+    await server.send(b'{"jsonrpc": "2.0", "id": 99, "method": "tools/call", "params": "nonsense"}\n')
+    error = await server.wait_for(lambda m: m.get("id") == 99)
+    assert error["error"]["code"] == -32602
+    assert (await server.handshake())["result"]["protocolVersion"] == "2025-11-25"
