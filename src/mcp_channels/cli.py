@@ -11,7 +11,11 @@ from collections.abc import Sequence
 
 #: Channel name -> module with a ``build()`` returning its ChannelServer.
 CHANNELS = {
+    "fakechat": "mcp_channels.channels.fakechat",
     "webhook": "mcp_channels.channels.webhook",
+    "telegram": "mcp_channels.channels.telegram",
+    "discord": "mcp_channels.channels.discord",
+    "imessage": "mcp_channels.channels.imessage",
 }
 
 USAGE = """usage: mcp-channels <command> [options]
@@ -30,8 +34,15 @@ def _serve(argv: Sequence[str]) -> int:
         return 2
     import importlib
 
+    from .server import FatalError
+
     module = importlib.import_module(CHANNELS[argv[0]])
-    module.build().run()
+    try:
+        channel = module.build()
+    except FatalError as exc:  # a setting the user must fix: the message says which
+        print(f"{argv[0]} channel: {exc}", file=sys.stderr)
+        return 1
+    channel.run()
     return 0  # run() exits the process
 
 

@@ -1,7 +1,8 @@
 """The webhook channel: every HTTP POST to 127.0.0.1 becomes one event in the Claude Code session.
 
 Point CI, a monitoring system or a GitHub webhook (through a tunnel) at it. One-way: Claude reads
-and acts; nothing is sent back, so there are no tools.
+and acts; nothing is sent back. The one tool, ``status``, tells Claude where the receiver listens
+and what it has seen, so it can answer "what URL do I give GitHub?" or "did the build hook fire?".
 
 Configuration (environment, or ``WEBHOOK_SECRET`` in the state ``.env``):
 
@@ -166,8 +167,9 @@ class WebhookReceiver:
                 meta[key] = value[:512]
         return meta
 
-    def _health(self) -> _http1.Response:
-        body = {
+    def status(self) -> dict[str, object]:
+        """Counters and settings, for ``/healthz`` and the ``status`` tool."""
+        return {
             "status": "ok",
             "channel": NAME,
             "received": self.received,
@@ -176,7 +178,9 @@ class WebhookReceiver:
             "host_ready": self.channel.ready,
             "rejected": {str(code): n for code, n in sorted(self.rejected.items())},
         }
-        return _http1.Response(200, json.dumps(body).encode(), content_type="application/json")
+
+    def _health(self) -> _http1.Response:
+        return _http1.Response(200, json.dumps(self.status()).encode(), content_type="application/json")
 
     def _reject(self, method: str, path: str, response: _http1.Response) -> _http1.Response:
         self.rejected[response.status] += 1
@@ -188,11 +192,29 @@ class WebhookReceiver:
 def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
     """The webhook channel server, configured from the environment."""
     channel = ChannelServer(NAME, instructions=INSTRUCTIONS)
+    config = WebhookConfig(environ)
+    receiver = WebhookReceiver(channel, config)
+
+    @channel.tool(
+        description=(
+            "Where this webhook receiver listens (URL), whether senders must sign requests (HMAC-SHA256), "
+            "and how many events it has received, delivered and rejected. Use it to tell the user what URL "
+            "to configure, or to check whether an expected hook arrived."
+        ),
+        input_schema={"type": "object", "properties": {}},
+    )
+    async def status() -> str:
+        report = {
+            "url": f"http://{HOST}:{config.port}/",
+            "signature_required": config.secret is not None,
+            "max_body_bytes": config.max_body,
+            "replay_protection": config.replay_protection,
+            **receiver.status(),
+        }
+        return json.dumps(report, indent=2)
 
     @channel.task
     async def listen() -> None:
-        config = WebhookConfig(environ)
-        receiver = WebhookReceiver(channel, config)
         try:
             server = await _http1.serve(
                 HOST, config.port, receiver.handle, precheck=receiver.precheck, max_body=config.max_body

@@ -79,7 +79,17 @@ class Host:
         self.connections[spec.name] = connection
         try:
             await connection.start()
-            await connection.handshake()
+            await connection.initialize()
+            decision = decide(
+                spec.name,
+                capabilities=connection.capabilities,
+                modern_era=connection.modern_era,
+                plugin=spec.plugin,
+                entries=self.options.entries,
+                settings=self.options.settings,
+            )
+            self.decisions[spec.name] = decision
+            await connection.list_tools()
         except (ConnectionError, ConnectionClosed, JsonRpcError, TimeoutError) as exc:
             reason = str(exc) or type(exc).__name__
             self.decisions[spec.name] = Decision(False, f"failed to connect: {reason}")
@@ -91,15 +101,6 @@ class Host:
                 reason=reason,
             )
             return
-        decision = decide(
-            spec.name,
-            capabilities=connection.capabilities,
-            modern_era=connection.modern_era,
-            plugin=spec.plugin,
-            entries=self.options.entries,
-            settings=self.options.settings,
-        )
-        self.decisions[spec.name] = decision
         tools = [t.get("name") for t in connection.tools]
         relay = decision.registered and connection.relays_permissions
         status = "registered" if decision.registered else "skipped"

@@ -32,6 +32,7 @@ from ..protocol import (
     MODERN_PROTOCOL_VERSION,
 )
 from .config import ServerSpec
+from .gate import js_truthy
 
 PROBE_TIMEOUT = 3.0
 HANDSHAKE_TIMEOUT = 30.0
@@ -114,7 +115,7 @@ class ServerConnection:
     @property
     def relays_permissions(self) -> bool:
         experimental = self.capabilities.get("experimental")
-        return isinstance(experimental, dict) and bool(experimental.get("claude/channel/permission") is not None)
+        return isinstance(experimental, dict) and js_truthy(experimental.get("claude/channel/permission"))
 
     async def start(self) -> None:
         """Spawn the server with Claude Code's environment additions."""
@@ -139,36 +140,51 @@ class ServerConnection:
         self.transport = transport
         self.sink.transport = transport.get_pipe_transport(0)  # type: ignore[assignment]
 
-    async def handshake(self) -> None:
-        """Probe, initialize, confirm and list tools, as Claude Code does on connect."""
+    async def initialize(self) -> None:
+        """Probe, then ``initialize`` and ``notifications/initialized``, as Claude Code does.
+
+        Claude Code installs its channel handler right after this (15-40 ms later), before the
+        tool list comes back; the host decides the gate at the same point.
+        """
         self.modern_era = await self._probe()
-        if not self.modern_era:
-            result = await self.peer.request(
-                METHOD_INITIALIZE,
-                {
-                    "protocolVersion": LATEST_PROTOCOL_VERSION,
-                    "capabilities": {},
-                    "clientInfo": {"name": "mcp-channels-host", "version": __version__},
-                },
-                timeout=HANDSHAKE_TIMEOUT,
-            )
-            if not isinstance(result, dict):
-                raise ConnectionError("initialize returned no result object")
-            self.protocol_version = result.get("protocolVersion")
-            self.capabilities = result.get("capabilities") or {}
-            self.server_info = result.get("serverInfo") or {}
-            self.instructions = result.get("instructions") or ""
-            self.peer.notify(METHOD_INITIALIZED)
-        if "tools" in self.capabilities:
-            listed = await self.peer.request(METHOD_TOOLS_LIST, {}, timeout=HANDSHAKE_TIMEOUT)
-            self.tools = list(listed.get("tools", [])) if isinstance(listed, dict) else []
+        if self.modern_era:
+            return
+        result = await self.peer.request(
+            METHOD_INITIALIZE,
+            {
+                "protocolVersion": LATEST_PROTOCOL_VERSION,
+                "capabilities": {},
+                "clientInfo": {"name": "mcp-channels-host", "version": __version__},
+            },
+            timeout=HANDSHAKE_TIMEOUT,
+        )
+        if not isinstance(result, dict):
+            raise ConnectionError("initialize returned no result object")
+        self.protocol_version = result.get("protocolVersion")
+        self.capabilities = result.get("capabilities") or {}
+        self.server_info = result.get("serverInfo") or {}
+        self.instructions = result.get("instructions") or ""
+        self.peer.notify(METHOD_INITIALIZED)
+
+    async def list_tools(self) -> None:
+        """Fetch the tool list (Claude Code's first request after the handshake)."""
+        if self.modern_era or "tools" not in self.capabilities:
+            return
+        listed = await self.peer.request(METHOD_TOOLS_LIST, {}, timeout=HANDSHAKE_TIMEOUT)
+        self.tools = list(listed.get("tools", [])) if isinstance(listed, dict) else []
 
     async def _probe(self) -> bool:
         """Send the ``server/discover`` probe; True when the server chose the modern era."""
         try:
             result = await self.peer.request(
                 METHOD_DISCOVER,
-                {"protocolVersion": MODERN_PROTOCOL_VERSION},
+                {
+                    "_meta": {
+                        "io.modelcontextprotocol/protocolVersion": MODERN_PROTOCOL_VERSION,
+                        "io.modelcontextprotocol/clientCapabilities": {},
+                        "io.modelcontextprotocol/clientInfo": {"name": "mcp-channels-host", "version": __version__},
+                    }
+                },
                 timeout=PROBE_TIMEOUT,
                 request_id=DISCOVER_PROBE_ID,
             )

@@ -1,0 +1,47 @@
+"""A hand-written MCP server (standard library only) whose answers tests choose by environment.
+
+It is deliberately not built on our SDK, so the host can be tested against behaviour our SDK
+never produces: no channel capability, accepting the modern-era probe, malformed events.
+
+SCRIPTED_CAPS       JSON for capabilities.experimental (default {"claude/channel": {}})
+SCRIPTED_DISCOVER   "refuse" (default, -32601) or "modern" (accept the 2026-07-28 probe)
+SCRIPTED_EVENTS     JSON list of params objects sent as channel notifications after tools/list
+"""
+
+import json
+import os
+import sys
+
+caps = json.loads(os.environ.get("SCRIPTED_CAPS", '{"claude/channel": {}}'))
+events = json.loads(os.environ.get("SCRIPTED_EVENTS", "[]"))
+
+
+def send(message: dict) -> None:
+    sys.stdout.write(json.dumps(message) + "\n")
+    sys.stdout.flush()
+
+
+for line in sys.stdin:
+    message = json.loads(line)
+    method, request_id = message.get("method"), message.get("id")
+    if method == "server/discover" and os.environ.get("SCRIPTED_DISCOVER") == "modern":
+        send(
+            {
+                "jsonrpc": "2.0",
+                "id": request_id,
+                "result": {"supportedVersions": ["2026-07-28"], "capabilities": {"experimental": caps}},
+            }
+        )
+    elif method == "initialize":
+        result = {
+            "protocolVersion": "2025-11-25",
+            "capabilities": {"experimental": caps, "tools": {}},
+            "serverInfo": {"name": "scripted", "version": "0"},
+        }
+        send({"jsonrpc": "2.0", "id": request_id, "result": result})
+    elif method == "tools/list":
+        send({"jsonrpc": "2.0", "id": request_id, "result": {"tools": []}})
+        for params in events:
+            send({"jsonrpc": "2.0", "method": "notifications/claude/channel", "params": params})
+    elif request_id is not None:
+        send({"jsonrpc": "2.0", "id": request_id, "error": {"code": -32601, "message": "Method not found"}})
