@@ -207,3 +207,27 @@ async def test_garbage_on_stdin_does_not_kill_the_server(server: RawServer) -> N
     error = await server.wait_for(lambda m: m.get("id") == 99)
     assert error["error"]["code"] == -32602
     assert (await server.handshake())["result"]["protocolVersion"] == "2025-11-25"
+
+
+@pytest.mark.parametrize("stdin_kind", ["devnull", "file"])
+async def test_stdin_that_is_not_a_pipe(tmp_path: Path, stdin_kind: str) -> None:
+    """Run by hand with ``< requests.jsonl`` or ``< /dev/null``: answer what is there, then exit 0."""
+    import asyncio
+    import subprocess
+
+    if stdin_kind == "file":
+        source = tmp_path / "requests.jsonl"
+        source.write_text('{"jsonrpc": "2.0", "id": 1, "method": "ping"}\n')
+        stdin = source.open("rb")
+    else:
+        stdin = open(os.devnull, "rb")  # noqa: SIM115 - closed below
+    try:
+        proc = await asyncio.create_subprocess_exec(
+            PYTHON, SAMPLE, stdin=stdin, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+        )
+        out, err = await asyncio.wait_for(proc.communicate(), 5)
+    finally:
+        stdin.close()
+    assert proc.returncode == 0, err.decode()
+    expected = b'{"jsonrpc":"2.0","id":1,"result":{}}\n' if stdin_kind == "file" else b""
+    assert out == expected

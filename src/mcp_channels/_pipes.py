@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import stat
 import sys
 import threading
 from collections.abc import Callable
@@ -80,27 +81,32 @@ class _ReadProtocol(asyncio.Protocol):
         self._on_eof()
 
 
+def _pollable(fd: int) -> bool:
+    """Whether the event loop can watch ``fd``: pipes, sockets and terminals, not files or /dev/null."""
+    mode = os.fstat(fd).st_mode
+    return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)
+
+
 async def open_stdout_sink(stream: IO[bytes] | None = None) -> PipeSink:
-    """A :class:`PipeSink` on stdout (or ``stream``); falls back to blocking writes for files."""
+    """A :class:`PipeSink` on stdout (or ``stream``); blocking writes when it is a file."""
     sink = PipeSink()
     target = stream if stream is not None else sys.stdout.buffer
-    loop = asyncio.get_running_loop()
-    try:
-        transport, _ = await loop.connect_write_pipe(lambda: _WriteProtocol(sink), target)
-    except ValueError:  # a regular file: asyncio pipes refuse those
+    if not _pollable(target.fileno()):
         sink.transport = _BlockingFileTransport(target)  # type: ignore[assignment]
         return sink
+    loop = asyncio.get_running_loop()
+    transport, _ = await loop.connect_write_pipe(lambda: _WriteProtocol(sink), target)
     sink.transport = transport
     return sink
 
 
 async def read_stdin(on_data: Callable[[bytes], None], on_eof: Callable[[], None]) -> asyncio.BaseTransport | None:
-    """Feed stdin to ``on_data`` until EOF; a thread reads it when it is not a pipe or a tty."""
+    """Feed stdin to ``on_data`` until EOF; a thread reads it when it is a file or /dev/null."""
     loop = asyncio.get_running_loop()
-    try:
+    fd = sys.stdin.fileno()
+    if _pollable(fd):
         transport, _ = await loop.connect_read_pipe(lambda: _ReadProtocol(on_data, on_eof), sys.stdin.buffer)
-    except ValueError:
-        fd = sys.stdin.fileno()
+    else:
 
         def pump() -> None:
             while chunk := os.read(fd, 65536):
