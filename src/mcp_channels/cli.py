@@ -24,6 +24,8 @@ commands:
   serve <channel>   run a channel server on stdio (what Claude Code launches): {channels}
   host              play Claude Code's side: spawn servers from .mcp.json, show events, relay permissions
   demo              try it now: the host with a local channel, no account or token needed
+  access <channel>  who may reach Claude through telegram, discord, imessage: pair, allow, policy, groups
+  configure <channel> [<token>|clear]   save or clear a channel's token; alone: setup status and next step
 
 'mcp-channels <command> --help' tells more."""
 
@@ -62,6 +64,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from ._cli_host import demo_command
 
         sys.exit(demo_command(rest))
+    if command in ("access", "configure"):
+        from ._cli_access import access_command, configure_command
+
+        sys.exit((access_command if command == "access" else configure_command)(rest))
     if command in ("--version", "version"):
         from . import __version__
 

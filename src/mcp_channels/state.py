@@ -55,12 +55,18 @@ def atomic_write(path: Path, data: str | bytes, mode: int = 0o600) -> None:
         raise
 
 
+_DOUBLE_QUOTED = re.compile(r'^"((?:[^"\\]|\\.)*)"\s*(?:#.*)?$')
+_SINGLE_QUOTED = re.compile(r"^'([^']*)'\s*(?:#.*)?$")
+_ESCAPES = {"n": "\n", "r": "\r", "t": "\t"}
+
+
 def _unquote(raw: str) -> str:
-    if len(raw) >= 2 and raw[0] == raw[-1] and raw[0] in "\"'":
-        inner = raw[1:-1]
-        if raw[0] == '"':
-            inner = re.sub(r"\\([\\\"nrt])", lambda m: {"n": "\n", "r": "\r", "t": "\t"}.get(m[1], m[1]), inner)
-        return inner
+    double = _DOUBLE_QUOTED.match(raw)
+    if double:
+        return re.sub(r"\\(.)", lambda m: _ESCAPES.get(m[1], m[1]), double.group(1))
+    single = _SINGLE_QUOTED.match(raw)
+    if single:
+        return single.group(1)
     # An unquoted value ends at " #" (a trailing comment), as in shells and python-dotenv.
     return re.split(r"\s+#", raw, maxsplit=1)[0].rstrip()
 
@@ -72,7 +78,7 @@ def parse_env(text: str) -> dict[str, str]:
     copied from a shell script, silently lost its token there.
     """
     values: dict[str, str] = {}
-    for line in text.splitlines():
+    for line in text.removeprefix("\ufeff").splitlines():
         if not line.strip() or line.lstrip().startswith("#"):
             continue
         match = _ENV_LINE.match(line)
@@ -101,26 +107,40 @@ def credential(key: str, directory: Path, environ: Mapping[str, str] | None = No
     return read_env_file(directory).get(key) or None
 
 
+def _env_value(value: str) -> str:
+    """``value`` as written to ``.env``: bare when the official parser reads it back the same."""
+    if any(ch in value for ch in "\n\r\0"):
+        raise ValueError("a .env value cannot contain a line break or NUL")
+    if value == value.strip() and not re.search(r"\s#|^[\"']", value):
+        return value
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
 def set_env_key(directory: Path, key: str, value: str | None) -> None:
-    """Set (or, with ``None``, remove) one key in ``.env``, keeping every other line as it was."""
+    """Set (or, with ``None``, remove) one key in ``.env``, keeping every other line as it was.
+
+    The file ends up 0600 in a 0700 directory; a file left empty is deleted.
+    """
+    if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", key):
+        raise ValueError(f"not a valid .env key: {key!r}")
+    line_for_key = None if value is None else f"{key}={_env_value(value)}"
     ensure_private_dir(directory)
     path = directory / ENV_FILE
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = path.read_text(encoding="utf-8").removeprefix("\ufeff").splitlines()
     except FileNotFoundError:
         lines = []
     kept: list[str] = []
-    replaced = False
     for line in lines:
         match = _ENV_LINE.match(line)
         if match and match.group(1) == key and not line.lstrip().startswith("#"):
-            if value is not None and not replaced:
-                kept.append(f"{key}={value}")
-                replaced = True
+            if line_for_key is not None:
+                kept.append(line_for_key)
+                line_for_key = None
             continue
         kept.append(line)
-    if value is not None and not replaced:
-        kept.append(f"{key}={value}")
+    if line_for_key is not None:
+        kept.append(line_for_key)
     if not any(line.strip() for line in kept):
         with contextlib.suppress(FileNotFoundError):
             path.unlink()
