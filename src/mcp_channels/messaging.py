@@ -1,0 +1,353 @@
+"""What every two-way chat channel (Telegram, Discord, iMessage) does the same way, written once.
+
+A chat channel supplies a :class:`ChatPlatform` (send a text, react, show "typing") and describes
+each incoming message; :class:`ChatBridge` runs the shared inbound path in the official order:
+gate (pairing replies included), permission-verdict interception, typing indicator, acknowledgement
+reaction, then the event for Claude. It also owns the pairing hand-off ("Paired! Say hi to
+Claude."), the texts and button protocol of permission prompts, and the ``reply`` bookkeeping
+(which chunks thread under ``reply_to``, the ``sent (id: …)`` summaries and partial-failure errors).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import os
+import re
+import time
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any, Final, Protocol
+
+from .access import (
+    APPROVAL_POLL_INTERVAL,
+    PAIRED_MESSAGE,
+    AccessStore,
+    GateResult,
+    InboundMessage,
+    gate,
+    pairing_reply,
+    watch_approvals,
+)
+from .server import ChannelServer, PermissionRequest
+
+#: Button payloads of permission prompts: ``perm:<allow|deny|more>:<request id>``.
+PERMISSION_BUTTON_RE: Final = re.compile(r"^perm:(allow|deny|more):([a-km-z]{5})$")
+VERDICT_EMOJI: Final = {True: "✅", False: "❌"}
+VERDICT_LABEL: Final = {True: "✅ Allowed", False: "❌ Denied"}
+NOT_AUTHORIZED: Final = "Not authorized."
+DETAILS_GONE: Final = "Details no longer available."
+#: How long a "typing…" indicator is kept alive while Claude works, at most.
+TYPING_LIMIT: Final = 120.0
+
+log = logging.getLogger("mcp_channels.messaging")
+
+
+class ChatPlatform(Protocol):
+    """The few platform calls the shared path needs. Errors propagate as exceptions."""
+
+    async def send_text(self, chat_id: str, text: str) -> None: ...
+
+    async def react(self, chat_id: str, message_id: str, emoji: str) -> None: ...
+
+    async def send_typing(self, chat_id: str) -> None: ...
+
+
+# --------------------------------------------------------------------------- permission prompts
+
+
+def permission_prompt_text(tool_name: str) -> str:
+    """The compact prompt sent with See more / Allow / Deny buttons."""
+    return f"🔐 Permission: {tool_name}"
+
+
+def permission_details_text(request: PermissionRequest) -> str:
+    """The "See more" expansion: every field, the input pretty-printed when it is JSON."""
+    try:
+        pretty = json.dumps(json.loads(request.input_preview), indent=2, ensure_ascii=False)
+    except ValueError:
+        pretty = request.input_preview
+    return (
+        f"{permission_prompt_text(request.tool_name)}\n\n"
+        f"tool_name: {request.tool_name}\ndescription: {request.description}\ninput_preview:\n{pretty}"
+    )
+
+
+def permission_outcome_text(original: str, allow: bool) -> str:
+    """The prompt once answered; the buttons go away so it cannot be answered twice."""
+    return f"{original}\n\n{VERDICT_LABEL[allow]}"
+
+
+def parse_permission_button(data: str) -> tuple[str, str] | None:
+    """``("allow"|"deny"|"more", request_id)`` for a permission button payload, else ``None``."""
+    match = PERMISSION_BUTTON_RE.match(data)
+    return (match.group(1), match.group(2)) if match else None
+
+
+class PermissionBook:
+    """Details of open permission requests, so "See more" can show them.
+
+    Bounded (oldest dropped first) and entries leave when answered by button or by text: the
+    official servers keep text-answered entries forever.
+    """
+
+    def __init__(self, capacity: int = 256) -> None:
+        self._entries: OrderedDict[str, PermissionRequest] = OrderedDict()
+        self._capacity = capacity
+
+    def remember(self, request: PermissionRequest) -> None:
+        self._entries[request.request_id] = request
+        while len(self._entries) > self._capacity:
+            self._entries.popitem(last=False)
+
+    def get(self, request_id: str) -> PermissionRequest | None:
+        return self._entries.get(request_id.lower())
+
+    def forget(self, request_id: str) -> None:
+        self._entries.pop(request_id.lower(), None)
+
+
+# --------------------------------------------------------------------------- replies
+
+
+def reply_targets(mode: str, reply_to: str | None, count: int) -> list[str | None]:
+    """Which of ``count`` chunks thread under ``reply_to``, per ``replyToMode`` (off|first|all)."""
+    if reply_to is None or mode == "off":
+        return [None] * count
+    if mode == "all":
+        return [reply_to] * count
+    return [reply_to] + [None] * (count - 1)
+
+
+def sent_summary(ids: list[str]) -> str:
+    """``sent (id: X)`` for one message, ``sent N parts (ids: a, b)`` for several."""
+    if len(ids) == 1:
+        return f"sent (id: {ids[0]})"
+    return f"sent {len(ids)} parts (ids: {', '.join(ids)})"
+
+
+def partial_failure(sent: int, total: int, error: object) -> str:
+    """Say how far a multi-part reply got, so the model does not resend what arrived."""
+    return f"reply failed after {sent} of {total} chunk(s) sent: {error}"
+
+
+# --------------------------------------------------------------------------- inbound
+
+
+@dataclass(frozen=True)
+class Incoming:
+    """One platform message, described for the shared path."""
+
+    message: InboundMessage
+    message_id: str | None
+    content: str
+    meta: Mapping[str, str]
+
+
+@dataclass(frozen=True)
+class ButtonAnswer:
+    """What the platform should do after a permission button press.
+
+    ``toast``: the short answer to the press (``None`` for none); ``text``: the prompt's new text
+    (``None`` leaves it); ``keep_verdict_buttons``: show Allow/Deny only (after "See more"),
+    otherwise remove every button.
+    """
+
+    toast: str | None
+    text: str | None = None
+    keep_verdict_buttons: bool = False
+
+
+def approval_interval(environ: Mapping[str, str] | None = None) -> float:
+    """Seconds between looks for pairing approvals: ``MCP_CHANNELS_APPROVAL_INTERVAL`` or 5.
+
+    The official servers look every 5 s; the override lets end-to-end tests (and impatient
+    people) see "Paired!" sooner. A value that is not a positive number is ignored.
+    """
+    raw = (os.environ if environ is None else environ).get("MCP_CHANNELS_APPROVAL_INTERVAL", "")
+    try:
+        value = float(raw)
+    except ValueError:
+        return APPROVAL_POLL_INTERVAL
+    return value if 0 < value < float("inf") else APPROVAL_POLL_INTERVAL
+
+
+class TypingIndicator:
+    """Keeps "typing…" visible in a chat while Claude works, not just for the platform's 5-10 s.
+
+    Refreshed every ``every`` seconds until :meth:`stop` (the reply went out) or ``limit``.
+    """
+
+    def __init__(self, send: Callable[[str], Awaitable[None]], *, every: float, limit: float = TYPING_LIMIT) -> None:
+        self._send = send
+        self._every = every
+        self._limit = limit
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+
+    def start(self, chat_id: str) -> None:
+        self.stop(chat_id)
+        self._tasks[chat_id] = asyncio.get_running_loop().create_task(self._keep(chat_id))
+
+    def stop(self, chat_id: str) -> None:
+        task = self._tasks.pop(chat_id, None)
+        if task is not None:
+            task.cancel()
+
+    def stop_all(self) -> None:
+        for chat_id in list(self._tasks):
+            self.stop(chat_id)
+
+    async def _keep(self, chat_id: str) -> None:
+        deadline = time.monotonic() + self._limit
+        try:
+            while time.monotonic() < deadline:
+                try:
+                    await self._send(chat_id)
+                except Exception as exc:  # typing is cosmetic; never let it break anything
+                    log.debug("typing indicator failed in %s: %s", chat_id, exc)
+                    return
+                await asyncio.sleep(self._every)
+        finally:
+            if self._tasks.get(chat_id) is asyncio.current_task():
+                del self._tasks[chat_id]
+
+
+class ChatBridge:
+    """The shared inbound path and pairing hand-off of a chat channel.
+
+    ``verdicts_from`` decides who may answer permission prompts by text: by default anyone the
+    gate delivers (the official Telegram/Discord behaviour); iMessage narrows it to self-chat.
+    ``ack_reactions=False`` ignores ``ackReaction`` for a platform that cannot react to a message
+    (iMessage: a "reaction" there is a separate text, fine for a verdict, noise for every message).
+    """
+
+    def __init__(
+        self,
+        channel: ChannelServer,
+        store: AccessStore,
+        platform: ChatPlatform,
+        *,
+        typing: TypingIndicator | None = None,
+        ack_reactions: bool = True,
+    ) -> None:
+        self.channel = channel
+        self.store = store
+        self.platform = platform
+        self.typing = typing
+        self.ack_reactions = ack_reactions
+        self.permissions = PermissionBook()
+
+    async def receive(
+        self,
+        incoming: Incoming,
+        *,
+        bypass_gate: bool = False,
+        verdicts_allowed: bool = True,
+        enrich: Callable[[], Awaitable[Mapping[str, str]]] | None = None,
+    ) -> GateResult | None:
+        """Run one message through the shared path; returns the gate's decision (``None`` if bypassed).
+
+        ``enrich`` adds meta that is only worth fetching for a message that will be delivered
+        (Telegram downloads a photo only after the gate let it through); it runs just before the
+        push, after the typing indicator and acknowledgement reaction.
+        """
+        result: GateResult | None = None
+        if not bypass_gate:
+            result = gate(self.store, incoming.message)
+            if result.action == "pair" and result.code is not None:
+                await self._quietly(
+                    self.platform.send_text(
+                        incoming.message.chat_id, pairing_reply(self.store.channel, result.code, result.resend)
+                    ),
+                    "pairing reply",
+                )
+                return result
+            if not result.deliver:
+                self.channel.log.debug("dropped message from %s: %s", incoming.message.sender_id, result.reason)
+                return result
+        chat_id = incoming.message.chat_id
+        if verdicts_allowed:
+            verdict = self.channel.take_permission_reply(incoming.content)
+            if verdict is not None:
+                self.permissions.forget(verdict[0])
+                if incoming.message_id is not None:
+                    await self._quietly(
+                        self.platform.react(chat_id, incoming.message_id, VERDICT_EMOJI[verdict[1]]), "verdict reaction"
+                    )
+                return result
+        if self.typing is not None:
+            self.typing.start(chat_id)
+        ack = self.store.load().ack_reaction if self.ack_reactions else None
+        if ack and incoming.message_id is not None:
+            await self._quietly(self.platform.react(chat_id, incoming.message_id, ack), "ack reaction")
+        meta = dict(incoming.meta)
+        if enrich is not None:
+            meta.update(await enrich())
+        await self.channel.push(incoming.content, **meta)
+        return result
+
+    async def broadcast_permission(
+        self,
+        request: PermissionRequest,
+        recipients: Iterable[str],
+        send_prompt: Callable[[str, PermissionRequest], Awaitable[None]],
+    ) -> None:
+        """Send a permission prompt to each recipient (allowlisted DMs); a failed send is logged."""
+        self.permissions.remember(request)
+        for recipient in recipients:
+            try:
+                await send_prompt(recipient, request)
+            except Exception as exc:
+                self.channel.log.warning("permission_request send to %s failed: %s", recipient, exc)
+
+    def press_permission_button(self, user_id: str, data: str, original_text: str) -> ButtonAnswer | None:
+        """Act on a permission button press; ``None`` when ``data`` is not a permission button.
+
+        Only allowlisted users may answer (the prompt may have been forwarded); the answer is
+        sent to Claude at once and the prompt loses its buttons.
+        """
+        parsed = parse_permission_button(data)
+        if parsed is None:
+            return None
+        action, request_id = parsed
+        if user_id not in self.store.load().allow_from:
+            return ButtonAnswer(toast=NOT_AUTHORIZED)
+        if action == "more":
+            request = self.permissions.get(request_id)
+            if request is None:
+                return ButtonAnswer(toast=DETAILS_GONE)
+            return ButtonAnswer(toast=None, text=permission_details_text(request), keep_verdict_buttons=True)
+        allow = action == "allow"
+        self.channel.send_permission_verdict(request_id, allow)
+        self.permissions.forget(request_id)
+        return ButtonAnswer(toast=VERDICT_LABEL[allow], text=permission_outcome_text(original_text, allow))
+
+    def replied(self, chat_id: str) -> None:
+        """A reply went out: stop the typing indicator for that chat."""
+        if self.typing is not None:
+            self.typing.stop(chat_id)
+
+    async def watch_approvals(
+        self, chat_for: Callable[[str, str], str | None] | None = None, *, interval: float | None = None
+    ) -> None:
+        """Send "Paired! Say hi to Claude." for each approval the command line records.
+
+        ``chat_for(sender_id, file_contents)`` picks the chat to send to (default: the recorded
+        chat id, else the sender id, which is the DM chat on Telegram). ``interval``: seconds
+        between looks (default :func:`approval_interval`).
+        """
+
+        async def on_approved(sender_id: str, contents: str) -> None:
+            chat = chat_for(sender_id, contents) if chat_for else (contents or sender_id)
+            if chat:
+                await self.platform.send_text(chat, PAIRED_MESSAGE)
+
+        await watch_approvals(self.store, on_approved, interval=approval_interval() if interval is None else interval)
+
+    async def _quietly(self, call: Awaitable[Any], what: str) -> None:
+        try:
+            await call
+        except Exception as exc:
+            self.channel.log.warning("%s failed: %s", what, exc)
