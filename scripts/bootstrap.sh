@@ -35,6 +35,17 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then
 fi
 
 if [ "$want" = "test" ]; then
+    # The fakechat browser tests drive Debian's Chromium with Playwright (installed above by the
+    # test extra); Playwright's own browser download cannot be used, so the system package is.
+    if [ ! -x /usr/bin/chromium ]; then
+        echo "bootstrap: installing Debian's chromium for the browser tests" >&2
+        sudo=""
+        [ "$(id -u)" -ne 0 ] && command -v sudo >/dev/null && sudo="sudo"
+        if ! { $sudo apt-get update -qq && DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq chromium; } >&2; then
+            echo "bootstrap: could not install chromium (apt-get install chromium)" >&2
+            exit 1
+        fi
+    fi
     if [ -f tests/node/package.json ]; then
         node_digest="$(cat tests/node/package.json tests/node/package-lock.json 2>/dev/null | sha256sum | cut -c1-16)"
         if [ "$(cat tests/node/node_modules/.stamp 2>/dev/null)" != "$node_digest" ]; then

@@ -88,34 +88,40 @@ def host_command(argv: Sequence[str]) -> int:
 
 
 DEMO_BANNER = """\
-mcp-channels demo: the host (standing in for Claude Code) with the webhook channel.
+mcp-channels demo: the host (standing in for Claude Code) with the fakechat channel.
 
-Send it an event from another terminal:
+Open the chat page in your browser:
 
-    curl -X POST localhost:{port}/ci -H 'X-GitHub-Event: check_run' -d 'build failed on main'
+    http://localhost:{port}
 
-Each event is printed as Claude Code would show it to the model. Type /help for commands, Ctrl-D to stop.
+Each message you send there is printed below exactly as Claude Code would show it to the model.
+Answer from here as Claude would, for example:
+
+    /call fakechat reply {{"text": "hello from the terminal"}}
+    /permission Bash "list files" {{"command": "ls"}}      (a card with Allow / Deny appears in the page)
+
+Type /help for commands, Ctrl-D to stop.
 """
 
 
 def demo_command(argv: Sequence[str]) -> int:
     parser = argparse.ArgumentParser(
-        prog="mcp-channels demo", description="The host with a local channel, no account needed."
+        prog="mcp-channels demo", description="The host with a local chat page, no account needed."
     )
-    parser.add_argument("--port", type=int, default=8788, help="webhook port (default 8788)")
+    parser.add_argument("--port", type=int, default=8787, help="chat page port (default 8787)")
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="mcp-channels-demo-") as tmp:
         config = Path(tmp) / "mcp.json"
         server = {
             "command": sys.executable,
-            "args": ["-m", "mcp_channels", "serve", "webhook"],
-            "env": {"WEBHOOK_PORT": str(options.port)},
+            "args": ["-m", "mcp_channels", "serve", "fakechat"],
+            "env": {"FAKECHAT_PORT": str(options.port), "FAKECHAT_STATE_DIR": str(Path(tmp) / "fakechat")},
         }
-        config.write_text(json.dumps({"mcpServers": {"webhook": server}}))
+        config.write_text(json.dumps({"mcpServers": {"fakechat": server}}))
         print(DEMO_BANNER.format(port=options.port), flush=True)
         host_options = HostOptions(
             specs=load_mcp_config(config),
-            entries=build_entries([], ["server:webhook"]),
+            entries=build_entries([], ["server:fakechat"]),
             keep_running=not sys.stdin.isatty(),
         )
         return asyncio.run(Host(host_options).run())

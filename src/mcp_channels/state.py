@@ -153,3 +153,23 @@ def mask_secret(value: str, keep: int = 6) -> str:
     if len(value) <= keep + 2:
         return "*" * len(value)
     return f"{value[:keep]}… ({len(value)} chars)"
+
+
+def int_setting(environ: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
+    """An integer setting from the environment, or ``FatalError`` naming it when it is unusable.
+
+    Read once at start: a channel with a typo in its port must stop and say so, not fall back
+    to a default the user did not ask for.
+    """
+    from .server import FatalError
+
+    raw = environ.get(key)
+    if not raw:
+        return default
+    try:
+        value = int(raw)
+    except ValueError:
+        raise FatalError(f"{key}={raw!r} is not a number") from None
+    if not low <= value <= high:
+        raise FatalError(f"{key}={value} is out of range ({low}..{high})")
+    return value

@@ -35,7 +35,7 @@ from typing import Final
 
 from .. import _http1
 from ..server import ChannelServer, FatalError
-from ..state import credential, state_dir
+from ..state import credential, int_setting, state_dir
 
 NAME: Final = "webhook"
 HOST: Final = "127.0.0.1"
@@ -73,23 +73,10 @@ class WebhookConfig:
 
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
-        self.port = _int_setting(env, "WEBHOOK_PORT", DEFAULT_PORT, 1, 65535)
-        self.max_body = _int_setting(env, "WEBHOOK_MAX_BODY", DEFAULT_MAX_BODY, 1, 1 << 30)
+        self.port = int_setting(env, "WEBHOOK_PORT", DEFAULT_PORT, 1, 65535)
+        self.max_body = int_setting(env, "WEBHOOK_MAX_BODY", DEFAULT_MAX_BODY, 1, 1 << 30)
         self.secret = credential("WEBHOOK_SECRET", state_dir(NAME, env), env)
         self.replay_protection = env.get("WEBHOOK_REPLAY_PROTECTION", "").lower() in ("1", "true", "yes")
-
-
-def _int_setting(env: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
-    raw = env.get(key)
-    if not raw:
-        return default
-    try:
-        value = int(raw)
-    except ValueError:
-        raise FatalError(f"{key}={raw!r} is not a number") from None
-    if not low <= value <= high:
-        raise FatalError(f"{key}={value} is out of range ({low}..{high})")
-    return value
 
 
 def signature_matches(secret: str, body: bytes, header: str) -> bool:
