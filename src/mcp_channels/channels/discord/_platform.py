@@ -1,0 +1,31 @@
+"""The three platform calls the shared inbound path makes (:class:`~mcp_channels.messaging.ChatPlatform`)."""
+
+from __future__ import annotations
+
+from typing import Final
+
+import discord
+
+#: Characters in one Discord message.
+MESSAGE_LIMIT: Final = 2000
+#: Discord shows "typing…" for about 10 s after each call.
+TYPING_REFRESH: Final = 8.0
+
+
+class DiscordPlatform:
+    """Sends by channel id without fetching the channel first: the REST call needs nothing more."""
+
+    def __init__(self, client: discord.Client) -> None:
+        self.client = client
+
+    def _channel(self, chat_id: str) -> discord.PartialMessageable:
+        return self.client.get_partial_messageable(int(chat_id))
+
+    async def send_text(self, chat_id: str, text: str) -> None:
+        await self._channel(chat_id).send(text)
+
+    async def react(self, chat_id: str, message_id: str, emoji: str) -> None:
+        await self._channel(chat_id).get_partial_message(int(message_id)).add_reaction(emoji)
+
+    async def send_typing(self, chat_id: str) -> None:
+        await self._channel(chat_id).typing()

@@ -1,0 +1,256 @@
+"""The Discord tools: reply, react, edit_message, download_attachment, fetch_messages (official §3.6)."""
+
+from __future__ import annotations
+
+import functools
+import re
+import time
+from collections.abc import Awaitable, Callable
+from pathlib import Path
+from typing import Any, Final, ParamSpec
+
+import discord
+
+from ...access import AccessStore
+from ...messaging import ChatBridge, partial_failure, reply_targets, sent_summary
+from ...outbound import INBOX_DIR, MB, check_files
+from ...server import ChannelServer, ToolError
+from ...state import atomic_write
+from ...text import chunk, text_length
+from ._inbound import RecentlySent, attachment_name, iso_timestamp, kilobytes
+from ._platform import MESSAGE_LIMIT
+from ._targets import ChannelGate, snowflake
+
+MAX_FILES: Final = 10
+MAX_FILE_BYTES: Final = 25 * MB
+HISTORY_DEFAULT: Final = 20
+HISTORY_MAX: Final = 100
+
+P = ParamSpec("P")
+
+
+def discord_errors(tool: Callable[P, Awaitable[str]]) -> Callable[P, Awaitable[str]]:
+    """Report Discord's refusals (unknown message, missing access, ...) to the model as tool errors."""
+
+    @functools.wraps(tool)
+    async def wrapper(*args: P.args, **kwargs: P.kwargs) -> str:
+        try:
+            return await tool(*args, **kwargs)
+        except discord.DiscordException as exc:
+            raise ToolError(str(exc)) from None
+
+    return wrapper
+
+
+def _history_line(message: discord.Message, bot_id: int | None) -> str:
+    who = "me" if message.author.id == bot_id else message.author.name
+    text = re.sub(r"[\r\n]+", " ⏎ ", message.content)  # one line per message: no forged rows
+    attachments = f" +{len(message.attachments)}att" if message.attachments else ""
+    return f"[{iso_timestamp(message.created_at)}] {who}: {text}  (id: {message.id}{attachments})"
+
+
+def _megabytes(size: int) -> str:
+    """``size`` in MB with one decimal, rounded half up like JavaScript's ``toFixed(1)``."""
+    tenths = (size * 10 + MB // 2) // MB
+    return f"{tenths // 10}.{tenths % 10}"
+
+
+def _too_large(size: int) -> ToolError:
+    return ToolError(f"attachment too large: {_megabytes(size)}MB, max {MAX_FILE_BYTES // MB}MB")
+
+
+def _extension(name: str) -> str:
+    suffix = name.rsplit(".", 1)[1] if "." in name else ""
+    return re.sub(r"[^a-zA-Z0-9]", "", suffix) or "bin"
+
+
+class DiscordTools:
+    """The tool handlers; every one passes the outbound gate first."""
+
+    def __init__(
+        self,
+        client: discord.Client,
+        store: AccessStore,
+        gate: ChannelGate,
+        bridge: ChatBridge,
+        sent: RecentlySent,
+        state_dir: Path,
+    ) -> None:
+        self.client = client
+        self.store = store
+        self.gate = gate
+        self.bridge = bridge
+        self.sent = sent
+        self.state_dir = state_dir
+
+    def register(self, channel: ChannelServer) -> None:
+        channel.tool(
+            name="reply",
+            description=(
+                "Reply on Discord. Pass chat_id from the inbound message. Optionally pass reply_to (message_id) "
+                "for threading, and files (absolute paths) to attach images or other files."
+            ),
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "chat_id": {"type": "string"},
+                    "text": {"type": "string"},
+                    "reply_to": {
+                        "type": "string",
+                        "description": "Message ID to thread under. Use message_id from the inbound <channel> "
+                        "block, or an id from fetch_messages.",
+                    },
+                    "files": {
+                        "type": "array",
+                        "items": {"type": "string"},
+                        "description": "Absolute file paths to attach (images, logs, etc). Max 10 files, 25MB each.",
+                    },
+                },
+                "required": ["chat_id", "text"],
+            },
+        )(self.reply)
+        channel.tool(
+            name="react",
+            description=(
+                "Add an emoji reaction to a Discord message. Unicode emoji work directly; "
+                "custom emoji need the <:name:id> form."
+            ),
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "chat_id": {"type": "string"},
+                    "message_id": {"type": "string"},
+                    "emoji": {"type": "string"},
+                },
+                "required": ["chat_id", "message_id", "emoji"],
+            },
+        )(self.react)
+        channel.tool(
+            name="edit_message",
+            description=(
+                "Edit a message the bot previously sent. Useful for interim progress updates. Edits don't trigger "
+                "push notifications — send a new reply when a long task completes so the user's device pings."
+            ),
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "chat_id": {"type": "string"},
+                    "message_id": {"type": "string"},
+                    "text": {"type": "string"},
+                },
+                "required": ["chat_id", "message_id", "text"],
+            },
+        )(self.edit_message)
+        channel.tool(
+            name="download_attachment",
+            description=(
+                "Download attachments from a specific Discord message to the local inbox. Use after fetch_messages "
+                "shows a message has attachments (marked with +Natt), or when an inbound message lists attachments. "
+                "Returns file paths ready to Read."
+            ),
+            input_schema={
+                "type": "object",
+                "properties": {"chat_id": {"type": "string"}, "message_id": {"type": "string"}},
+                "required": ["chat_id", "message_id"],
+            },
+        )(self.download_attachment)
+        channel.tool(
+            name="fetch_messages",
+            description=(
+                "Fetch recent messages from a Discord channel. Returns oldest-first with message IDs. Discord's "
+                "search API isn't exposed to bots, so this is the only way to look back."
+            ),
+            input_schema={
+                "type": "object",
+                "properties": {
+                    "channel": {"type": "string"},
+                    "limit": {
+                        "type": "integer",
+                        "minimum": 1,
+                        "description": "Max messages (default 20, Discord caps at 100).",
+                    },
+                },
+                "required": ["channel"],
+            },
+        )(self.fetch_messages)
+
+    @discord_errors
+    async def reply(self, chat_id: str, text: str, reply_to: str | None = None, files: list[str] | None = None) -> str:
+        channel = await self.gate.allowed(chat_id)
+        paths = check_files(files or [], state_dir=self.state_dir, max_bytes=MAX_FILE_BYTES)
+        if len(paths) > MAX_FILES:
+            raise ToolError(f"Discord allows max {MAX_FILES} attachments per message")
+        if reply_to is not None:
+            snowflake(reply_to, "reply_to")
+        if not text and not paths:
+            raise ToolError("nothing to send: text is empty and there are no files")
+        access = self.store.load()
+        pieces = chunk(text, access.chunk_limit(MESSAGE_LIMIT), access.chunk_mode, units="utf16")
+        targets = reply_targets(access.reply_to_mode, reply_to, len(pieces))
+        sent: list[str] = []
+        try:
+            for index, (piece, target) in enumerate(zip(pieces, targets, strict=True)):
+                extra: dict[str, Any] = {}
+                if target is not None:
+                    extra["reference"] = discord.MessageReference(
+                        message_id=int(target), channel_id=channel.id, fail_if_not_exists=False
+                    )
+                if index == 0 and paths:
+                    extra["files"] = [discord.File(path) for path in paths]
+                message = await channel.send(piece or None, **extra)
+                self.sent.add(str(message.id))
+                sent.append(str(message.id))
+        except (discord.DiscordException, OSError) as exc:
+            raise ToolError(partial_failure(len(sent), len(pieces), exc)) from None
+        finally:
+            self.bridge.replied(chat_id)
+        return sent_summary(sent)
+
+    @discord_errors
+    async def react(self, chat_id: str, message_id: str, emoji: str) -> str:
+        channel = await self.gate.allowed(chat_id)
+        target = self.client.get_partial_messageable(channel.id).get_partial_message(snowflake(message_id, "message"))
+        await target.add_reaction(emoji)
+        return "reacted"
+
+    @discord_errors
+    async def edit_message(self, chat_id: str, message_id: str, text: str) -> str:
+        channel = await self.gate.allowed(chat_id)
+        length = text_length(text, "utf16")
+        if length > MESSAGE_LIMIT:
+            raise ToolError(f"text is {length} characters; a Discord message holds at most {MESSAGE_LIMIT}")
+        target = self.client.get_partial_messageable(channel.id).get_partial_message(snowflake(message_id, "message"))
+        edited = await target.edit(content=text)
+        return f"edited (id: {edited.id})"
+
+    @discord_errors
+    async def download_attachment(self, chat_id: str, message_id: str) -> str:
+        channel = await self.gate.allowed(chat_id)
+        message = await channel.fetch_message(snowflake(message_id, "message"))
+        if not message.attachments:
+            return "message has no attachments"
+        for attachment in message.attachments:  # refuse before writing anything
+            if attachment.size > MAX_FILE_BYTES:
+                raise _too_large(attachment.size)
+        inbox = self.state_dir / INBOX_DIR
+        inbox.mkdir(parents=True, exist_ok=True)
+        lines = []
+        for attachment in message.attachments:
+            data = await attachment.read()
+            if len(data) > MAX_FILE_BYTES:
+                raise _too_large(len(data))
+            name = attachment.filename or str(attachment.id)
+            path = inbox / f"{time.time_ns() // 1_000_000}-{attachment.id}.{_extension(name)}"
+            atomic_write(path, data)
+            kind = attachment.content_type or "unknown"
+            lines.append(f"  {path}  ({attachment_name(attachment)}, {kind}, {kilobytes(attachment.size)}KB)")
+        return f"downloaded {len(lines)} attachment(s):\n" + "\n".join(lines)
+
+    @discord_errors
+    async def fetch_messages(self, channel: str, limit: int = HISTORY_DEFAULT) -> str:
+        target = await self.gate.allowed(channel)
+        newest_first = [m async for m in target.history(limit=min(int(limit), HISTORY_MAX))]
+        if not newest_first:
+            return "(no messages)"
+        bot_id = self.client.user.id if self.client.user is not None else None
+        return "\n".join(_history_line(m, bot_id) for m in reversed(newest_first))
