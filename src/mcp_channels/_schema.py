@@ -106,3 +106,40 @@ def _check_object(value: dict[str, Any], schema: dict[str, Any], where: str) -> 
             raise SchemaError(f"'{prefix}{name}' is not an accepted argument")
         elif isinstance(extra, dict):
             validate(item, extra, f"'{prefix}{name}'")
+
+
+# --------------------------------------------------------------------------- building schemas
+# Tool schemas are mostly the same few shapes; these keep each tool's declaration to what is
+# particular to it.
+
+
+def string(description: str | None = None, **keywords: Any) -> dict[str, Any]:
+    """A string property (``keywords`` add e.g. ``enum`` or ``default``)."""
+    return _described({"type": "string", **keywords}, description)
+
+
+def string_list(description: str | None = None) -> dict[str, Any]:
+    return _described({"type": "array", "items": {"type": "string"}}, description)
+
+
+def integer(description: str | None = None, *, minimum: int | None = None) -> dict[str, Any]:
+    schema: dict[str, Any] = {"type": "integer"}
+    if minimum is not None:
+        schema["minimum"] = minimum
+    return _described(schema, description)
+
+
+def object_schema(
+    required: dict[str, dict[str, Any]] | None = None, optional: dict[str, dict[str, Any]] | None = None
+) -> dict[str, Any]:
+    """An object with ``required`` properties (in order) and ``optional`` ones after them."""
+    schema: dict[str, Any] = {"type": "object", "properties": {**(required or {}), **(optional or {})}}
+    if required:
+        schema["required"] = list(required)
+    return schema
+
+
+def _described(schema: dict[str, Any], description: str | None) -> dict[str, Any]:
+    if description is not None:
+        schema["description"] = description
+    return schema

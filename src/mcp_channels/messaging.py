@@ -21,6 +21,7 @@ from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Final, Protocol
 
+from ._schema import object_schema, string, string_list
 from .access import (
     APPROVAL_POLL_INTERVAL,
     PAIRED_MESSAGE,
@@ -107,6 +108,25 @@ class PermissionBook:
 
     def forget(self, request_id: str) -> None:
         self._entries.pop(request_id.lower(), None)
+
+
+# --------------------------------------------------------------------------- tool schemas
+
+#: ``reply_to`` as the official servers describe it.
+REPLY_TO_HINT: Final = "Message ID to thread under. Use message_id from the inbound <channel> block."
+#: ``react(chat_id, message_id, emoji)``: the same arguments on every platform with reactions.
+REACT_SCHEMA: Final = object_schema({"chat_id": string(), "message_id": string(), "emoji": string()})
+
+
+def reply_schema(*, files: str, reply_to: str | None = None, **optional: dict[str, Any]) -> dict[str, Any]:
+    """``reply(chat_id, text, [reply_to], files, ...)``; ``reply_to`` only where the platform threads."""
+    extra: dict[str, dict[str, Any]] = {} if reply_to is None else {"reply_to": string(reply_to)}
+    return object_schema({"chat_id": string(), "text": string()}, {**extra, "files": string_list(files), **optional})
+
+
+def edit_schema(**optional: dict[str, Any]) -> dict[str, Any]:
+    """``edit_message(chat_id, message_id, text, ...)``."""
+    return object_schema({"chat_id": string(), "message_id": string(), "text": string()}, optional)
 
 
 # --------------------------------------------------------------------------- replies

@@ -12,8 +12,9 @@ import contextlib
 import os
 import re
 import tempfile
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from pathlib import Path
+from typing import TypeVar
 
 ENV_FILE = ".env"
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
@@ -161,15 +162,27 @@ def int_setting(environ: Mapping[str, str], key: str, default: int, low: int, hi
     Read once at start: a channel with a typo in its port must stop and say so, not fall back
     to a default the user did not ask for.
     """
+    return _number_setting(environ, key, default, low, high, int)
+
+
+def float_setting(environ: Mapping[str, str], key: str, default: float, low: float, high: float) -> float:
+    """Like :func:`int_setting`, for a number such as an interval in seconds."""
+    return _number_setting(environ, key, default, low, high, float)
+
+
+N = TypeVar("N", int, float)
+
+
+def _number_setting(environ: Mapping[str, str], key: str, default: N, low: N, high: N, parse: Callable[[str], N]) -> N:
     from .server import FatalError
 
     raw = environ.get(key)
     if not raw:
         return default
     try:
-        value = int(raw)
+        value = parse(raw)
     except ValueError:
         raise FatalError(f"{key}={raw!r} is not a number") from None
     if not low <= value <= high:
-        raise FatalError(f"{key}={value} is out of range ({low}..{high})")
+        raise FatalError(f"{key}={raw} is out of range ({low:g}..{high:g})")
     return value

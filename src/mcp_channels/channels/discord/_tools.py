@@ -11,8 +11,18 @@ from typing import Any, Final, ParamSpec
 
 import discord
 
+from ..._schema import integer, object_schema, string
 from ...access import AccessStore
-from ...messaging import ChatBridge, partial_failure, reply_targets, sent_summary
+from ...messaging import (
+    REACT_SCHEMA,
+    REPLY_TO_HINT,
+    ChatBridge,
+    edit_schema,
+    partial_failure,
+    reply_schema,
+    reply_targets,
+    sent_summary,
+)
 from ...outbound import INBOX_DIR, MB, check_files
 from ...server import ChannelServer, ToolError
 from ...state import atomic_write
@@ -90,24 +100,10 @@ class DiscordTools:
                 "Reply on Discord. Pass chat_id from the inbound message. Optionally pass reply_to (message_id) "
                 "for threading, and files (absolute paths) to attach images or other files."
             ),
-            input_schema={
-                "type": "object",
-                "properties": {
-                    "chat_id": {"type": "string"},
-                    "text": {"type": "string"},
-                    "reply_to": {
-                        "type": "string",
-                        "description": "Message ID to thread under. Use message_id from the inbound <channel> "
-                        "block, or an id from fetch_messages.",
-                    },
-                    "files": {
-                        "type": "array",
-                        "items": {"type": "string"},
-                        "description": "Absolute file paths to attach (images, logs, etc). Max 10 files, 25MB each.",
-                    },
-                },
-                "required": ["chat_id", "text"],
-            },
+            input_schema=reply_schema(
+                reply_to=f"{REPLY_TO_HINT[:-1]}, or an id from fetch_messages.",
+                files="Absolute file paths to attach (images, logs, etc). Max 10 files, 25MB each.",
+            ),
         )(self.reply)
         channel.tool(
             name="react",
@@ -115,15 +111,7 @@ class DiscordTools:
                 "Add an emoji reaction to a Discord message. Unicode emoji work directly; "
                 "custom emoji need the <:name:id> form."
             ),
-            input_schema={
-                "type": "object",
-                "properties": {
-                    "chat_id": {"type": "string"},
-                    "message_id": {"type": "string"},
-                    "emoji": {"type": "string"},
-                },
-                "required": ["chat_id", "message_id", "emoji"],
-            },
+            input_schema=REACT_SCHEMA,
         )(self.react)
         channel.tool(
             name="edit_message",
@@ -131,15 +119,7 @@ class DiscordTools:
                 "Edit a message the bot previously sent. Useful for interim progress updates. Edits don't trigger "
                 "push notifications — send a new reply when a long task completes so the user's device pings."
             ),
-            input_schema={
-                "type": "object",
-                "properties": {
-                    "chat_id": {"type": "string"},
-                    "message_id": {"type": "string"},
-                    "text": {"type": "string"},
-                },
-                "required": ["chat_id", "message_id", "text"],
-            },
+            input_schema=edit_schema(),
         )(self.edit_message)
         channel.tool(
             name="download_attachment",
@@ -148,11 +128,7 @@ class DiscordTools:
                 "shows a message has attachments (marked with +Natt), or when an inbound message lists attachments. "
                 "Returns file paths ready to Read."
             ),
-            input_schema={
-                "type": "object",
-                "properties": {"chat_id": {"type": "string"}, "message_id": {"type": "string"}},
-                "required": ["chat_id", "message_id"],
-            },
+            input_schema=object_schema({"chat_id": string(), "message_id": string()}),
         )(self.download_attachment)
         channel.tool(
             name="fetch_messages",
@@ -160,18 +136,10 @@ class DiscordTools:
                 "Fetch recent messages from a Discord channel. Returns oldest-first with message IDs. Discord's "
                 "search API isn't exposed to bots, so this is the only way to look back."
             ),
-            input_schema={
-                "type": "object",
-                "properties": {
-                    "channel": {"type": "string"},
-                    "limit": {
-                        "type": "integer",
-                        "minimum": 1,
-                        "description": "Max messages (default 20, Discord caps at 100).",
-                    },
-                },
-                "required": ["channel"],
-            },
+            input_schema=object_schema(
+                {"channel": string()},
+                {"limit": integer("Max messages (default 20, Discord caps at 100).", minimum=1)},
+            ),
         )(self.fetch_messages)
 
     @discord_errors

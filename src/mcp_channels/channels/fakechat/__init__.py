@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
+from ..._schema import object_schema, string, string_list
 from ...server import ChannelServer, FatalError, PermissionRequest
 from ...state import ensure_private_dir
 from .chat import Fakechat
@@ -46,26 +47,16 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
             "Send a message to the fakechat page. Pass reply_to (a message_id) to quote an earlier "
             "message, and files (absolute paths, 50MB each at most) to attach them as downloads."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
-                "text": {"type": "string"},
-                "reply_to": {"type": "string", "description": "message_id to quote"},
-                "files": {"type": "array", "items": {"type": "string"}, "description": "absolute file paths"},
-            },
-            "required": ["text"],
-        },
+        input_schema=object_schema(
+            {"text": string()}, {"reply_to": string("message_id to quote"), "files": string_list("absolute file paths")}
+        ),
     )
     async def reply(text: str, reply_to: str | None = None, files: list[str] | None = None) -> str:
         return await chat.reply(text, reply_to, files)
 
     @channel.tool(
         description="Change the text of a message you sent earlier with reply (no notification).",
-        input_schema={
-            "type": "object",
-            "properties": {"message_id": {"type": "string"}, "text": {"type": "string"}},
-            "required": ["message_id", "text"],
-        },
+        input_schema=object_schema({"message_id": string(), "text": string()}),
     )
     async def edit_message(message_id: str, text: str) -> str:
         return await chat.edit(message_id, text)

@@ -19,11 +19,12 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from ..._schema import integer, object_schema, string
 from ...access import Access, AccessStore, InboundMessage
-from ...messaging import ChatBridge, Incoming
+from ...messaging import ChatBridge, Incoming, reply_schema
 from ...outbound import MB, assert_chat_allowed, check_files
 from ...server import ChannelServer, FatalError, PermissionRequest, ToolError
-from ...state import state_dir
+from ...state import float_setting, state_dir
 from ...text import chunk
 from . import _history
 from ._chatdb import (
@@ -80,21 +81,8 @@ class IMessageConfig:
         self.db_path = Path(raw_path).expanduser() if raw_path else default_path()
         self.allow_sms = env.get("IMESSAGE_ALLOW_SMS", "").strip().lower() in ("1", "true", "yes")
         self.append_signature = env.get("IMESSAGE_APPEND_SIGNATURE", "").strip().lower() not in ("0", "false", "no")
-        self.poll_interval = _seconds(env, "IMESSAGE_POLL_INTERVAL", DEFAULT_POLL_INTERVAL, 0.01, 60.0)
+        self.poll_interval = float_setting(env, "IMESSAGE_POLL_INTERVAL", DEFAULT_POLL_INTERVAL, 0.01, 60.0)
         self.state_dir = state_dir(NAME, env)
-
-
-def _seconds(env: Mapping[str, str], key: str, default: float, low: float, high: float) -> float:
-    raw = env.get(key)
-    if not raw:
-        return default
-    try:
-        value = float(raw)
-    except ValueError:
-        raise FatalError(f"{key}={raw!r} is not a number of seconds") from None
-    if not low <= value <= high:
-        raise FatalError(f"{key}={raw} is out of range ({low:g}..{high:g} seconds)")
-    return value
 
 
 def permission_text(request: PermissionRequest) -> str:
@@ -347,19 +335,7 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
             "Reply on iMessage. Pass chat_id from the inbound message. Long text is split into several "
             "messages. Optionally pass files (absolute paths) to attach images or documents (max 100MB each)."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
-                "chat_id": {"type": "string"},
-                "text": {"type": "string"},
-                "files": {
-                    "type": "array",
-                    "items": {"type": "string"},
-                    "description": "Absolute file paths to attach. Sent as separate messages after the text.",
-                },
-            },
-            "required": ["chat_id", "text"],
-        },
+        input_schema=reply_schema(files="Absolute file paths to attach. Sent as separate messages after the text."),
     )
     async def reply(chat_id: str, text: str, files: list[str] | None = None) -> str:
         return await imessage.reply(chat_id, text, files)
@@ -369,20 +345,12 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
             "Read recent iMessage history from chat.db: your self-chat, DMs with allowlisted handles and "
             "configured groups only. Oldest first, with day separators."
         ),
-        input_schema={
-            "type": "object",
-            "properties": {
-                "chat_guid": {
-                    "type": "string",
-                    "description": "A specific chat_id to read. Omit to read from every allowlisted chat.",
-                },
-                "limit": {
-                    "type": "integer",
-                    "minimum": 1,
-                    "description": f"Max messages per chat (default {HISTORY_DEFAULT}, max {HISTORY_MAX}).",
-                },
-            },
-        },
+        input_schema=object_schema(
+            optional={
+                "chat_guid": string("A specific chat_id to read. Omit to read from every allowlisted chat."),
+                "limit": integer(f"Max messages per chat (default {HISTORY_DEFAULT}, max {HISTORY_MAX}).", minimum=1),
+            }
+        ),
     )
     async def chat_messages(chat_guid: str | None = None, limit: int = HISTORY_DEFAULT) -> str:
         return await imessage.chat_messages(chat_guid, limit)

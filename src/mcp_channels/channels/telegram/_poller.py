@@ -1,0 +1,218 @@
+"""The ``getUpdates`` loop: one consumer per token, never deaf, nothing lost.
+
+* Only the session holding the token's :class:`PollerLock` polls. Another session of the same
+  bot serves its tools (sending works from any number of sessions), says so once on stderr, and
+  takes over within :data:`LOCK_RETRY` seconds of the receiving session exiting.
+* Every error is retried, forever, with capped exponential backoff; a flood-control 429 waits
+  exactly as long as Telegram asks; a 409 (a poller outside our lock: the official plugin,
+  another machine) backs off instead of spinning.
+* An update is confirmed to Telegram (by the ``offset`` of the next call) only after it reached
+  Claude Code, so updates survive a crash or a restart in the middle of a burst.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import logging
+import traceback
+import warnings
+from typing import Any, Final
+
+from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
+from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
+from telegram.warnings import PTBUserWarning
+
+from ._bot import redact, retry_after_seconds
+from ._inbound import COMMANDS, Inbound
+from ._poller_lock import PollerLock
+
+#: Seconds a getUpdates call waits for news (Telegram allows up to 50).
+LONG_POLL: Final = 25
+#: Read timeout of a poll beyond the time Telegram holds it.
+POLL_READ_TIMEOUT: Final = 10.0
+#: How often a session that only sends checks whether it can take over receiving.
+LOCK_RETRY: Final = 1.0
+BACKOFF_FIRST: Final = 0.5
+BACKOFF_CAP: Final = 30.0
+ALLOWED_UPDATES: Final = ["message", "callback_query"]
+#: Budget for confirming delivered updates when the server stops.
+CONFIRM_TIMEOUT: Final = 1.0
+
+
+# getUpdates goes through ``do_api_request`` to get the updates unparsed; the library suggests
+# its own ``get_updates`` for that, which parses the whole batch at once.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.getUpdates'", category=PTBUserWarning)
+
+
+class Backoff:
+    """Delays that double from ``first`` up to ``cap``, until :meth:`reset`."""
+
+    def __init__(self, first: float = BACKOFF_FIRST, cap: float = BACKOFF_CAP) -> None:
+        self.first = first
+        self.cap = cap
+        self._next = first
+
+    def next(self) -> float:
+        delay = self._next
+        self._next = min(delay * 2, self.cap)
+        return delay
+
+    def reset(self) -> None:
+        self._next = self.first
+
+
+class Poller:
+    def __init__(self, bot: Bot, lock: PollerLock, inbound: Inbound, log: logging.Logger) -> None:
+        self.bot = bot
+        self.lock = lock
+        self.inbound = inbound
+        self.log = log
+        self.offset: int | None = None  # the next update wanted; everything below it reached Claude
+
+    @property
+    def receiving(self) -> bool:
+        """Whether this session is the one receiving the bot's messages (and button presses)."""
+        return self.lock.held
+
+    def _describe(self, error: BaseException) -> str:
+        return redact(str(error) or type(error).__name__, self.bot.token)
+
+    async def run(self) -> None:
+        """Receive forever (a server task); returns only by cancellation."""
+        try:
+            await self._wait_for_lock()
+            await self._start()
+            await self._poll()
+        finally:
+            if self.lock.held:
+                await self._confirm()
+                self.lock.release()
+
+    async def _wait_for_lock(self) -> None:
+        announced = False
+        while not self.lock.acquire():
+            if not announced:
+                holder = self.lock.holder()
+                who = f"pid {holder.pid}" if holder else "pid unknown"
+                self.log.warning(
+                    "another session (%s) is receiving messages for this bot; this one only sends "
+                    "(its tools work, and it takes over receiving when that session exits)",
+                    who,
+                )
+                announced = True
+            await asyncio.sleep(LOCK_RETRY)
+        if announced:
+            self.log.info("the other session has exited: this one now receives messages")
+
+    async def _start(self) -> None:
+        """getMe and deleteWebhook (a webhook blocks polling), retried until they work."""
+        backoff = Backoff()
+        while True:
+            try:
+                await self.bot.initialize()
+                await self.bot.delete_webhook(drop_pending_updates=False)
+                break
+            except RetryAfter as error:
+                await asyncio.sleep(retry_after_seconds(error))
+            except InvalidToken as error:
+                delay = backoff.next()
+                self.log.error(
+                    "Telegram rejected the bot token (%s): check TELEGRAM_BOT_TOKEN; retrying in %.1fs",
+                    self._describe(error),
+                    delay,
+                )
+                await asyncio.sleep(delay)
+            except TelegramError as error:
+                delay = backoff.next()
+                self.log.warning("cannot reach Telegram (%s); retrying in %.1fs", self._describe(error), delay)
+                await asyncio.sleep(delay)
+        self.inbound.bot_user = self.bot.bot
+        self.log.info("polling as @%s", self.bot.username)
+        try:
+            await self.bot.set_my_commands(
+                [BotCommand(name, description) for name, description in COMMANDS],
+                scope=BotCommandScopeAllPrivateChats(),
+            )
+        except TelegramError as error:  # only the command menu is missing
+            self.log.warning("could not register the command menu: %s", self._describe(error))
+
+    async def _poll(self) -> None:
+        backoff = Backoff()
+        conflicts = 0
+        while True:
+            try:
+                updates = await self._fetch()
+            except RetryAfter as error:
+                wait = retry_after_seconds(error)
+                self.log.warning("flood control: Telegram asks to wait %gs before polling again", wait)
+                await asyncio.sleep(wait)
+                continue
+            except Conflict as error:
+                conflicts += 1
+                delay = backoff.next()
+                if conflicts == 1:
+                    self.log.warning(
+                        "409 Conflict: another program is polling this bot token (a session with another "
+                        "TELEGRAM_STATE_DIR, the official plugin, or a bot running elsewhere): %s; "
+                        "backing off, retrying in %.1fs",
+                        self._describe(error),
+                        delay,
+                    )
+                else:
+                    self.log.warning("409 Conflict again (%d in a row); retrying in %.1fs", conflicts, delay)
+                await asyncio.sleep(delay)
+                continue
+            except TelegramError as error:
+                delay = backoff.next()
+                self.log.warning("polling error: %s; retrying in %.1fs", self._describe(error), delay)
+                await asyncio.sleep(delay)
+                continue
+            if conflicts:
+                self.log.info("polling again: the other poller has stopped")
+            conflicts = 0
+            backoff.reset()
+            for raw in updates:
+                await self._deliver(raw)
+                self.offset = raw["update_id"] + 1
+
+    async def _fetch(self) -> list[dict[str, Any]]:
+        """One long poll, unparsed: each update is read on its own (:meth:`_deliver`), so one the
+        library cannot read costs that update, not every update behind it."""
+        api_kwargs: dict[str, Any] = {"timeout": LONG_POLL, "allowed_updates": ALLOWED_UPDATES}
+        if self.offset is not None:
+            api_kwargs["offset"] = self.offset
+        answer = await self.bot.do_api_request(
+            "getUpdates", api_kwargs=api_kwargs, read_timeout=POLL_READ_TIMEOUT + LONG_POLL
+        )
+        if not isinstance(answer, list) or not all(
+            isinstance(raw, dict) and isinstance(raw.get("update_id"), int) for raw in answer
+        ):
+            raise TelegramError("getUpdates answered something that is not a list of updates")
+        return answer
+
+    async def _deliver(self, raw: dict[str, Any]) -> None:
+        """Read one update and hand it to Claude.
+
+        Platform and network failures are dealt with inside; what escapes is an update that cannot
+        be read or a defect it trips, either of which would recur on every retry. It is reported
+        loudly and skipped, rather than blocking every later message.
+        """
+        try:
+            await self.inbound.handle(Update.de_json(raw, self.bot))
+        except Exception:
+            self.log.error(
+                "update %d could not be handled and is skipped:\n%s",
+                raw["update_id"],
+                redact(traceback.format_exc().rstrip(), self.bot.token),
+            )
+            self.log.debug("the skipped update: %s", json.dumps(raw, ensure_ascii=False)[:4000])
+
+    async def _confirm(self) -> None:
+        """Tell Telegram what was delivered before stopping, so the next session does not repeat it."""
+        if self.offset is None:
+            return
+        with contextlib.suppress(Exception):
+            async with asyncio.timeout(CONFIRM_TIMEOUT):
+                await self.bot.get_updates(offset=self.offset, timeout=0, limit=1, allowed_updates=ALLOWED_UPDATES)
