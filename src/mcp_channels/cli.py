@@ -26,6 +26,7 @@ commands:
   demo              try it now: the host with a local channel, no account or token needed
   access <channel>  who may reach Claude through telegram, discord, imessage: pair, allow, policy, groups
   configure <channel> [<token>|clear]   save or clear a channel's token; alone: setup status and next step
+  doctor [<channel>]  why a channel does not reach Claude Code: one line per check, with the fix
 
 'mcp-channels <command> --help' tells more."""
 
@@ -68,6 +69,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from ._cli_access import access_command, configure_command
 
         sys.exit((access_command if command == "access" else configure_command)(rest))
+    if command == "doctor":
+        from ._cli_doctor import doctor_command
+
+        sys.exit(doctor_command(rest))
     if command in ("--version", "version"):
         from . import __version__
 
