@@ -39,6 +39,8 @@ from urllib.parse import unquote
 
 from aiohttp import WSMsgType, web
 
+from . import serve_on_loopback
+
 API_PREFIX = "/api/v10"
 DISCORD_EPOCH_MS = 1_420_070_400_000
 MAX_CONTENT = 2000
@@ -213,13 +215,7 @@ class FakeDiscord:
         app.router.add_route("*", API_PREFIX + "/{path:.*}", self._rest)
         app.router.add_get("/gateway", self._gateway)
         app.router.add_get("/attachments/{channel}/{attachment}/{name}", self._cdn)
-        self._runner = web.AppRunner(app, handle_signals=False)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve_on_loopback(app)
         return self
 
     async def close(self) -> None:

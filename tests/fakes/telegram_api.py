@@ -24,6 +24,7 @@ from typing import Any
 
 from aiohttp import web
 
+from . import serve_on_loopback
 from .telegram_markdownv2 import MarkdownV2Error, parse_markdown_v2
 
 #: Telegram's fixed reaction set (https://core.telegram.org/bots/api#reactiontypeemoji).
@@ -167,13 +168,7 @@ class FakeTelegram:
         app = web.Application(client_max_size=64 * 1024 * 1024)
         app.router.add_route("*", "/bot{token}/{method}", self._api)
         app.router.add_get("/file/bot{token}/{path:.+}", self._download)
-        self._runner = web.AppRunner(app, handle_signals=False, access_log=None, shutdown_timeout=0.1)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, "127.0.0.1", 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await serve_on_loopback(app, access_log=None, shutdown_timeout=0.1)
         return self
 
     async def stop(self) -> None:
