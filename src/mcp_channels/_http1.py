@@ -42,6 +42,14 @@ class Response:
     body: bytes = b""
     content_type: str = "text/plain; charset=utf-8"
     headers: dict[str, str] = field(default_factory=dict)
+    _wire: dict[tuple[bool, bool], bytes] = field(default_factory=dict, init=False, repr=False, compare=False)
+
+    def encoded(self, keep_alive: bool, head: bool = False) -> bytes:
+        """The response on the wire; memoized, so a constant response is encoded once."""
+        wire = self._wire.get((keep_alive, head))
+        if wire is None:
+            wire = self._wire[keep_alive, head] = _encode(self, keep_alive, head)
+        return wire
 
     @classmethod
     def text(cls, status: int, message: str, **headers: str) -> Response:
@@ -67,7 +75,7 @@ def _encode(response: Response, keep_alive: bool, head: bool = False) -> bytes:
 
 
 class _Connection(asyncio.Protocol):
-    def __init__(self, handler: Handler, precheck: Precheck, max_body: int) -> None:
+    def __init__(self, handler: Handler, precheck: Precheck, max_body: int, idle_timeout: float) -> None:
         self._handler = handler
         self._precheck = precheck
         self._max_body = max_body
@@ -76,6 +84,8 @@ class _Connection(asyncio.Protocol):
         self._peer = "?"
         self._reset()
         self._idle: asyncio.TimerHandle | None = None
+        self._idle_timeout = idle_timeout
+        self._idle_deadline = 0.0
         self._lingering = False
 
     def _reset(self) -> None:
@@ -97,7 +107,9 @@ class _Connection(asyncio.Protocol):
     def data_received(self, data: bytes) -> None:
         if self._lingering:
             return
-        self._arm_idle()
+        # Only the deadline moves per request (cheap); the timer re-arms itself if it fires early.
+        # Cancelling and creating a timer per request was the largest CPU cost per event.
+        self._idle_deadline = asyncio.get_running_loop().time() + self._idle_timeout
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade:
@@ -114,13 +126,18 @@ class _Connection(asyncio.Protocol):
             self._idle.cancel()
         self._transport = None
 
-    def _arm_idle(self, timeout: float = IDLE_TIMEOUT) -> None:
+    def _arm_idle(self, timeout: float | None = None) -> None:
         if self._idle is not None:
             self._idle.cancel()
-        self._idle = asyncio.get_running_loop().call_later(timeout, self._expire)
+        loop = asyncio.get_running_loop()
+        self._idle_deadline = loop.time() + (self._idle_timeout if timeout is None else timeout)
+        self._idle = loop.call_at(self._idle_deadline, self._expire)
 
     def _expire(self) -> None:
-        if self._transport is not None:
+        loop = asyncio.get_running_loop()
+        if loop.time() < self._idle_deadline:
+            self._idle = loop.call_at(self._idle_deadline, self._expire)
+        elif self._transport is not None:
             self._transport.close()
 
     # httptools callbacks
@@ -198,7 +215,7 @@ class _Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        transport.write(_encode(response, keep_alive, head))
+        transport.write(response.encoded(keep_alive, head))
         if keep_alive:
             return
         if transport.can_write_eof():
@@ -210,9 +227,17 @@ class _Connection(asyncio.Protocol):
 
 
 async def serve(
-    host: str, port: int, handler: Handler, *, precheck: Precheck | None = None, max_body: int
+    host: str,
+    port: int,
+    handler: Handler,
+    *,
+    precheck: Precheck | None = None,
+    max_body: int,
+    idle_timeout: float = IDLE_TIMEOUT,
 ) -> asyncio.Server:
     """Start listening; the returned server is closed by the caller."""
     loop = asyncio.get_running_loop()
     check: Precheck = precheck or (lambda method, path, headers, length: None)
-    return await loop.create_server(lambda: _Connection(handler, check, max_body), host, port, reuse_address=True)
+    return await loop.create_server(
+        lambda: _Connection(handler, check, max_body, idle_timeout), host, port, reuse_address=True
+    )

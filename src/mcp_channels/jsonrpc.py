@@ -61,10 +61,14 @@ class LineSink(Protocol):
     async def drain(self) -> None: ...
 
 
+#: Built once: ``json.dumps`` with any non-default option constructs a new encoder per call.
+_ENCODER: Final = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+
+
 def encode_message(message: dict[str, Any]) -> bytes:
     """One compact JSON line. Lone surrogates (from platform text cut in UTF-16) fall back to
     ``\\u`` escapes instead of failing the whole message."""
-    text = json.dumps(message, ensure_ascii=False, separators=(",", ":"))
+    text = _ENCODER.encode(message)
     try:
         return text.encode("utf-8") + b"\n"
     except UnicodeEncodeError:

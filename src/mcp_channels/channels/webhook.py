@@ -43,6 +43,8 @@ DEFAULT_PORT: Final = 8788
 DEFAULT_MAX_BODY: Final = 1024 * 1024
 HEALTH_PATH: Final = "/healthz"
 REPLAY_MEMORY: Final = 10_000
+#: The answer to every accepted event, built (and encoded) once.
+QUEUED: Final = _http1.Response.text(202, "queued")
 
 INSTRUCTIONS: Final = (
     'Events from the webhook channel arrive as <channel source="webhook" path="..." method="...">, '
@@ -142,7 +144,7 @@ class WebhookReceiver:
             if len(self._seen) > REPLAY_MEMORY:
                 self._seen.popitem(last=False)
         self.channel.log.debug("event %s %s (%d bytes)", request.method, request.path, len(request.body))
-        return _http1.Response.text(202, "queued")
+        return QUEUED
 
     def _meta(self, request: _http1.Request) -> dict[str, str]:
         meta = {"path": request.path, "method": request.method}
