@@ -18,6 +18,9 @@ from http import HTTPStatus
 import httptools
 
 MAX_HEADER_BYTES = 64 * 1024
+#: Pending connections the kernel queues: a CI fan-out of hundreds of hooks at once must not see
+#: refused or retried connections (asyncio's default is 100).
+LISTEN_BACKLOG = 1024
 IDLE_TIMEOUT = 75.0
 #: After refusing a request, unread input is drained (not stored) this long so the client gets
 #: the answer instead of a connection reset.
@@ -239,5 +242,9 @@ async def serve(
     loop = asyncio.get_running_loop()
     check: Precheck = precheck or (lambda method, path, headers, length: None)
     return await loop.create_server(
-        lambda: _Connection(handler, check, max_body, idle_timeout), host, port, reuse_address=True
+        lambda: _Connection(handler, check, max_body, idle_timeout),
+        host,
+        port,
+        reuse_address=True,
+        backlog=LISTEN_BACKLOG,
     )
