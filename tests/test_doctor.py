@@ -184,7 +184,7 @@ async def test_malformed_token_from_the_environment(machine: Machine) -> None:
     token = result.check("token")
     assert token["status"] == "fail"
     assert token["message"] == (
-        "DISCORD_BOT_TOKEN from the environment (not-a-… (19 chars)) does not look like a Discord token"
+        "DISCORD_BOT_TOKEN from the environment (not-… (19 chars)) does not look like a Discord token"
     )
 
 

@@ -263,3 +263,29 @@ async def test_console_commands_report_usage_errors(relay_host: HostProcess) -> 
         await host.wait_type("error", start=start)
     result = await host.call("one", "echo", {"text": "hi"})
     assert result["text"] == "hi" and result["is_error"] is False
+
+
+async def test_an_event_sent_on_initialized_is_lost_as_in_claude_code(tmp_path: Path) -> None:
+    host = await run_host(
+        tmp_path, {"s": scripted(SCRIPTED_EAGER="1", SCRIPTED_EVENTS=[{"content": "in time"}])},
+        "--dangerously-load-development-channels", "server:s",
+    )  # fmt: skip
+    try:
+        await host.wait_for(lambda m: m.get("type") == "event" and m["content"] == "in time")
+        assert host.of_type("event_lost")[0]["server"] == "s"
+        assert [m["content"] for m in host.of_type("event")] == ["in time"]
+    finally:
+        await host.stop()
+
+
+async def test_host_exits_1_when_no_server_starts(tmp_path: Path) -> None:
+    config = write_mcp_config(tmp_path, {"gone": {"command": str(tmp_path / "no-such-program")}})
+    proc = await asyncio.create_subprocess_exec(
+        PYTHON, "-m", "mcp_channels", "host", "--json", "--mcp-config", str(config),
+        stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, _ = await asyncio.wait_for(proc.communicate(), 15)
+    assert proc.returncode == 1
+    messages = [json.loads(line) for line in out.splitlines()]
+    assert messages[0]["status"] == "failed" and "cannot start" in messages[0]["reason"]
+    assert messages[-1] == {"type": "error", "message": "no server could be started; nothing to do"}

@@ -150,3 +150,17 @@ async def test_eof_fails_waiting_requests() -> None:
 def test_lone_surrogates_are_escaped_not_fatal() -> None:
     line = encode_message({"text": "a\ud800b"})
     assert json.loads(line)["text"] == "a\ud800b"
+
+
+async def test_a_malformed_error_answer_is_still_an_error_and_the_stream_goes_on() -> None:
+    seen: list[Any] = []
+    peer = Peer(Wire(), on_notification=lambda m, p: seen.append(p))
+    waiting = asyncio.ensure_future(peer.request("x"))
+    await asyncio.sleep(0)
+    peer.feed(
+        b'{"jsonrpc":"2.0","id":1,"error":{"code":"oops","message":"bad"}}\n{"jsonrpc":"2.0","method":"n","params":1}\n'
+    )
+    with pytest.raises(JsonRpcError) as info:
+        await waiting
+    assert info.value.code == -32603
+    assert seen == [1]

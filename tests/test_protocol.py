@@ -150,3 +150,9 @@ def test_host_drops_what_claude_code_drops(params: object, message: str) -> None
 
 def test_host_accepts_extra_keys_and_missing_meta() -> None:
     assert protocol.parse_channel_params({"content": "x", "other": 1}) == ("x", {})
+
+
+@pytest.mark.parametrize("text", ["y \u017fabcd", "yes abc\u212ad"])
+def test_permission_replies_are_ascii_only_like_javascript(text: str) -> None:
+    """Python's Unicode case folding would take the long s and the Kelvin sign for s and k."""
+    assert protocol.parse_permission_reply(text) is None

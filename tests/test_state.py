@@ -130,4 +130,15 @@ def test_mask_secret_shows_only_a_prefix() -> None:
     token = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
     masked = mask_secret(token, 10)
     assert masked.startswith("123456789:") and "AAHdqTcv" not in masked and str(len(token)) in masked
-    assert mask_secret("short") == "*****"
+    assert mask_secret("short") == "******** (5 chars)"
+
+
+@pytest.mark.parametrize(
+    ("secret", "shown"),
+    [("hunter2xx", ""), ("0123456789abcdef", "0123"), ("123456789:" + "A" * 36, "123456789:")],
+)
+def test_mask_secret_never_shows_much(secret: str, shown: str) -> None:
+    masked = mask_secret(secret, 10)
+    assert f"({len(secret)} chars)" in masked
+    prefix = masked.split("…")[0] if "…" in masked else ""
+    assert prefix == shown and len(prefix) <= len(secret) // 4

@@ -243,3 +243,31 @@ async def test_bad_settings_exit_1_naming_the_setting(tmp_path: Path, key: str, 
     await server.start()
     assert await server.wait_exit() == 1
     assert key.encode() in server.stderr and message.encode() in server.stderr
+
+
+async def test_an_event_too_large_for_claude_code_is_refused_and_the_next_still_arrives(tmp_path: Path) -> None:
+    """3 MB of control characters become 18 MB of JSON: Claude Code would drop the connection."""
+    host, port = await start_host(tmp_path, WEBHOOK_MAX_BODY="4000000")
+    try:
+        status, _, body = await http_request(port, "POST", "/huge", b"\x01" * 3_000_000)
+        assert status == 413 and b"line limit" in body
+        assert (await http_request(port, "POST", "/small", b"after"))[0] == 202
+        event = await host.wait_type("event")
+        assert event["content"] == "after"
+        assert host.of_type("server_exited") == []
+    finally:
+        await host.stop()
+
+
+async def test_a_signature_header_with_non_ascii_bytes_is_a_401_not_a_crash(
+    signed_webhook: tuple[HostProcess, int],
+) -> None:
+    host, port = signed_webhook
+    reader, writer = await asyncio.open_connection("127.0.0.1", port)
+    writer.write(
+        b"POST /x HTTP/1.1\r\nHost: x\r\nX-Hub-Signature-256: sha256=\xe9\xe9\r\nContent-Length: 2\r\nConnection: close\r\n\r\nhi"
+    )
+    await writer.drain()
+    assert (await asyncio.wait_for(reader.readline(), 5)).startswith(b"HTTP/1.1 401")
+    writer.close()
+    await host.wait_stderr("401 invalid signature")

@@ -19,6 +19,15 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .server import ChannelServer, FatalError, PermissionRequest, Tool, ToolError, ToolResult
+from .server import ChannelServer, EventTooLarge, FatalError, PermissionRequest, Tool, ToolError, ToolResult
 
-__all__ = ["ChannelServer", "FatalError", "PermissionRequest", "Tool", "ToolError", "ToolResult", "__version__"]
+__all__ = [
+    "ChannelServer",
+    "EventTooLarge",
+    "FatalError",
+    "PermissionRequest",
+    "Tool",
+    "ToolError",
+    "ToolResult",
+    "__version__",
+]

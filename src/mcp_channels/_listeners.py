@@ -62,6 +62,7 @@ def process_command(pid: int, proc: Path = Path("/proc")) -> str | None:
     except OSError:
         return None
     command = " ".join(part.decode(errors="replace") for part in raw.split(b"\0") if part)
+    command = "".join(ch if ch.isprintable() else "?" for ch in command)  # it goes on one line
     if len(command) > MAX_COMMAND:
         command = command[: MAX_COMMAND - 1] + "…"
     return command or None

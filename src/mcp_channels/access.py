@@ -21,18 +21,17 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import copy
-import fcntl
 import json
 import logging
 import os
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterator, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
-from .state import atomic_write, ensure_private_dir
+from .state import atomic_write, ensure_private_dir, file_lock
 from .text import CHUNK_MODES, mention_patterns_match
 
 DM_POLICIES: Final = ("pairing", "allowlist", "disabled")
@@ -472,21 +471,8 @@ class AccessStore:
             stamp += 1
         return target
 
-    @contextlib.contextmanager
-    def _locked(self, *, required: bool = True) -> Iterator[None]:
-        """Hold the cross-process lock (``flock`` on a separate file, so renames do not drop it)."""
-        try:
-            fd = os.open(self.state_dir / LOCK_FILE, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
-        except OSError:
-            if required:
-                raise
-            yield
-            return
-        try:
-            fcntl.flock(fd, fcntl.LOCK_EX)
-            yield
-        finally:
-            os.close(fd)
+    def _locked(self, *, required: bool = True) -> contextlib.AbstractContextManager[None]:
+        return file_lock(self.state_dir / LOCK_FILE, required=required)
 
 
 def epoch_ms() -> int:

@@ -37,8 +37,9 @@ def _serve(argv: Sequence[str]) -> int:
         return 2
     import importlib
 
-    from .server import FatalError
+    from .server import FatalError, claim_stdout
 
+    claim_stdout()  # before the channel's platform library is imported: stdout is the protocol's
     module = importlib.import_module(CHANNELS[argv[0]])
     try:
         channel = module.build()

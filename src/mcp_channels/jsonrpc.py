@@ -167,7 +167,10 @@ class Peer:
             self._log.warning("unparseable line from peer (%d bytes)", len(line))
             self._send_error(None, JsonRpcError(PARSE_ERROR, "Parse error"))
             return
-        self.dispatch(message)
+        try:
+            self.dispatch(message)
+        except Exception:  # one bad message must not take the rest of the stream with it
+            self._log.exception("could not handle a message from the peer")
 
     def dispatch(self, message: Any) -> None:
         """Route one decoded message: a response, a request or a notification."""
@@ -194,9 +197,10 @@ class Peer:
             return
         error = message.get("error")
         if isinstance(error, dict):
-            future.set_exception(
-                JsonRpcError(int(error.get("code", INTERNAL_ERROR)), str(error.get("message", "")), error.get("data"))
-            )
+            code = error.get("code")
+            if not isinstance(code, int) or isinstance(code, bool):
+                code = INTERNAL_ERROR  # a malformed error is still an error
+            future.set_exception(JsonRpcError(code, str(error.get("message", "")), error.get("data")))
         else:
             future.set_result(message.get("result"))
 

@@ -264,7 +264,7 @@ class ChatBridge:
         incoming: Incoming,
         *,
         bypass_gate: bool = False,
-        verdicts_allowed: bool = True,
+        verdicts_allowed: bool | None = None,
         enrich: Callable[[], Awaitable[Mapping[str, str]]] | None = None,
     ) -> GateResult | None:
         """Run one message through the shared path; returns the gate's decision (``None`` if bypassed).
@@ -272,6 +272,11 @@ class ChatBridge:
         ``enrich`` adds meta that is only worth fetching for a message that will be delivered
         (Telegram downloads a photo only after the gate let it through); it runs just before the
         push, after the typing indicator and acknowledgement reaction.
+
+        ``verdicts_allowed`` says whether a ``yes abcde`` text from this sender answers a
+        permission prompt. By default only allowlisted people (``allowFrom``) may, as with the
+        buttons: the official servers also took text verdicts from any member of an opted-in group,
+        which lets someone who may only chat with Claude approve its tool use.
         """
         result: GateResult | None = None
         if not bypass_gate:
@@ -288,6 +293,8 @@ class ChatBridge:
                 self.channel.log.debug("dropped message from %s: %s", incoming.message.sender_id, result.reason)
                 return result
         chat_id = incoming.message.chat_id
+        if verdicts_allowed is None:
+            verdicts_allowed = incoming.message.sender_id in self.store.load().allow_from
         if verdicts_allowed:
             verdict = self.channel.take_permission_reply(incoming.content)
             if verdict is not None:

@@ -179,7 +179,7 @@ def parse_channel_params(params: Any) -> tuple[str, dict[str, str]]:
 # --------------------------------------------------------------------------- permission relay
 
 #: What a phone-side answer must look like; the whole message must match.
-PERMISSION_REPLY_RE: Final = re.compile(r"^\s*(y|yes|n|no)\s+([a-km-z]{5})\s*$", re.IGNORECASE)
+PERMISSION_REPLY_RE: Final = re.compile(r"^\s*(y|yes|n|no)\s+([a-km-z]{5})\s*$", re.IGNORECASE | re.ASCII)
 #: Request ids are drawn from this alphabet (no ``l``: it reads like ``1`` on a phone).
 REQUEST_ID_ALPHABET: Final = "abcdefghijkmnopqrstuvwxyz"
 REQUEST_ID_LENGTH: Final = 5

@@ -30,7 +30,7 @@ import time
 import traceback
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Final, TypeVar
+from typing import Any, BinaryIO, Final, TypeVar
 
 from . import _pipes, _schema
 from .jsonrpc import INVALID_PARAMS, JsonRpcError, Peer, encode_message
@@ -72,6 +72,11 @@ class FatalError(Exception):
     For conditions a user must fix (a port in use, a missing token): the message is the whole
     story, so no traceback is printed.
     """
+
+
+class EventTooLarge(ValueError):
+    """The event would break Claude Code's 16 MiB line limit: Claude Code would drop the whole
+    connection, so it is refused here instead, and nothing after it is lost."""
 
 
 class ToolError(Exception):
@@ -216,8 +221,8 @@ class ChannelServer:
         if not isinstance(content, str):
             raise TypeError(f"content must be a string, not {type(content).__name__}")
         params: dict[str, Any] = {"content": content, "meta": validate_meta(meta)}
-        if len(content) > MAX_LINE_BYTES // 4 and len(encode_message(_notification(params))) > MAX_LINE_BYTES:
-            raise ValueError(f"event is larger than Claude Code's {MAX_LINE_BYTES}-byte line limit")
+        if _may_exceed_line_limit(params) and len(encode_message(_notification(params))) > MAX_LINE_BYTES:
+            raise EventTooLarge(f"event is larger than Claude Code's {MAX_LINE_BYTES}-byte line limit")
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
         if self._ready and not self._held and self._peer is not None:
             self._write_event(params, done)
@@ -375,7 +380,7 @@ class ChannelServer:
         """Serve on stdin/stdout until EOF, a signal or an adapter crash; return the exit status."""
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
-        stream = _claim_stdout() if protect_stdout else None
+        stream = claim_stdout() if protect_stdout else None
         sink = await _pipes.open_stdout_sink(stream)
         peer = Peer(sink, on_request=self._on_request, on_notification=self._on_notification, logger=self.log)
         self._peer = peer
@@ -453,6 +458,16 @@ class ChannelServer:
         os._exit(status)
 
 
+def _may_exceed_line_limit(params: dict[str, Any]) -> bool:
+    """A cheap upper bound: JSON escaping makes a character at most six bytes (``\\u0001``).
+
+    Only events that could break Claude Code's line limit are encoded twice to be measured.
+    """
+    meta: dict[str, str] = params["meta"]
+    size = len(params["content"]) + sum(len(k) + len(v) for k, v in meta.items())
+    return size * 6 + 1024 > MAX_LINE_BYTES
+
+
 def _notification(params: dict[str, Any]) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "method": METHOD_CHANNEL, "params": params}
 
@@ -461,13 +476,23 @@ def _error_result(text: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": text}], "isError": True}
 
 
-def _claim_stdout() -> Any:
-    """Keep the real stdout for the protocol and point fd 1 (and ``sys.stdout``) at stderr."""
-    sys.stdout.flush()
-    protocol_fd = os.dup(1)
-    os.dup2(2, 1)
-    sys.stdout = sys.stderr
-    return os.fdopen(protocol_fd, "wb", buffering=0)
+_protocol_stream: BinaryIO | None = None
+
+
+def claim_stdout() -> BinaryIO:
+    """Keep the real stdout for the protocol and point fd 1 (and ``sys.stdout``) at stderr.
+
+    Called as early as possible (``mcp-channels serve`` does it before importing a channel and its
+    platform library), so nothing printed at import time can reach the wire. Idempotent.
+    """
+    global _protocol_stream
+    if _protocol_stream is None:
+        protocol_fd = os.dup(1)
+        os.dup2(2, 1)
+        sys.stdout.flush()  # whatever was printed but still buffered now goes to stderr, not the wire
+        sys.stdout = sys.stderr
+        _protocol_stream = os.fdopen(protocol_fd, "wb", buffering=0)
+    return _protocol_stream
 
 
 def configure_logging(channel: str) -> None:
@@ -493,4 +518,13 @@ class _OneLineFormatter(logging.Formatter):
         return text
 
 
-__all__ = ["ChannelServer", "FatalError", "PermissionRequest", "Tool", "ToolError", "ToolResult", "configure_logging"]
+__all__ = [
+    "ChannelServer",
+    "EventTooLarge",
+    "FatalError",
+    "PermissionRequest",
+    "Tool",
+    "ToolError",
+    "ToolResult",
+    "configure_logging",
+]

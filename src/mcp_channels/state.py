@@ -9,10 +9,11 @@ then ``~/.claude/channels/<channel>`` (the official servers honour them unevenly
 from __future__ import annotations
 
 import contextlib
+import fcntl
 import os
 import re
 import tempfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
@@ -29,6 +30,27 @@ def state_dir(channel: str, environ: Mapping[str, str] | None = None) -> Path:
     base = env.get("CLAUDE_CONFIG_DIR")
     root = Path(base).expanduser() if base else Path(env.get("HOME") or Path.home()) / ".claude"
     return root / "channels" / channel
+
+
+@contextlib.contextmanager
+def file_lock(path: Path, *, required: bool = True) -> Iterator[None]:
+    """Hold a cross-process lock (``flock`` on ``path``, a file of its own so renames keep it).
+
+    With ``required=False`` a lock file that cannot be created (a read-only directory) is not an
+    error: readers then go on unlocked rather than fail.
+    """
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError:
+        if required:
+            raise
+        yield
+        return
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)
 
 
 def ensure_private_dir(path: Path) -> Path:
@@ -126,34 +148,40 @@ def set_env_key(directory: Path, key: str, value: str | None) -> None:
         raise ValueError(f"not a valid .env key: {key!r}")
     line_for_key = None if value is None else f"{key}={_env_value(value)}"
     ensure_private_dir(directory)
-    path = directory / ENV_FILE
-    try:
-        lines = path.read_text(encoding="utf-8").removeprefix("\ufeff").splitlines()
-    except FileNotFoundError:
-        lines = []
-    kept: list[str] = []
-    for line in lines:
-        match = _ENV_LINE.match(line)
-        if match and match.group(1) == key and not line.lstrip().startswith("#"):
-            if line_for_key is not None:
-                kept.append(line_for_key)
-                line_for_key = None
-            continue
-        kept.append(line)
-    if line_for_key is not None:
-        kept.append(line_for_key)
-    if not any(line.strip() for line in kept):
-        with contextlib.suppress(FileNotFoundError):
-            path.unlink()
-        return
-    atomic_write(path, "\n".join(kept) + "\n", mode=0o600)
+    with file_lock(directory / ".env.lock"):  # two `configure` runs never lose an update
+        path = directory / ENV_FILE
+        try:
+            lines = path.read_text(encoding="utf-8").removeprefix("\ufeff").splitlines()
+        except FileNotFoundError:
+            lines = []
+        kept: list[str] = []
+        for line in lines:
+            match = _ENV_LINE.match(line)
+            if match and match.group(1) == key and not line.lstrip().startswith("#"):
+                if line_for_key is not None:
+                    kept.append(line_for_key)
+                    line_for_key = None
+                continue
+            kept.append(line)
+        if line_for_key is not None:
+            kept.append(line_for_key)
+        if not any(line.strip() for line in kept):
+            with contextlib.suppress(FileNotFoundError):
+                path.unlink()
+            return
+        atomic_write(path, "\n".join(kept) + "\n", mode=0o600)
 
 
 def mask_secret(value: str, keep: int = 6) -> str:
-    """Show only a short prefix of a secret, enough to tell two tokens apart."""
-    if len(value) <= keep + 2:
-        return "*" * len(value)
-    return f"{value[:keep]}… ({len(value)} chars)"
+    """Show only a short prefix of a secret, enough to tell two tokens apart.
+
+    Never more than a quarter of it, and nothing of a short one (a 9-character shared secret
+    must not be half shown).
+    """
+    shown = min(keep, len(value) // 4) if len(value) >= 16 else 0
+    if shown == 0:
+        return f"{'*' * 8} ({len(value)} chars)"
+    return f"{value[:shown]}… ({len(value)} chars)"
 
 
 def int_setting(environ: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:

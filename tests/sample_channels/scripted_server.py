@@ -6,6 +6,8 @@ never produces: no channel capability, accepting the modern-era probe, malformed
 SCRIPTED_CAPS       JSON for capabilities.experimental (default {"claude/channel": {}})
 SCRIPTED_DISCOVER   "refuse" (default, -32601) or "modern" (accept the 2026-07-28 probe)
 SCRIPTED_EVENTS     JSON list of params objects sent as channel notifications after tools/list
+SCRIPTED_EAGER      "1": also send one event the moment notifications/initialized arrives (the
+                    registration race: Claude Code has no handler yet and loses it)
 """
 
 import json
@@ -39,6 +41,8 @@ for line in sys.stdin:
             "serverInfo": {"name": "scripted", "version": "0"},
         }
         send({"jsonrpc": "2.0", "id": request_id, "result": result})
+    elif method == "notifications/initialized" and os.environ.get("SCRIPTED_EAGER") == "1":
+        send({"jsonrpc": "2.0", "method": "notifications/claude/channel", "params": {"content": "too early"}})
     elif method == "tools/list":
         send({"jsonrpc": "2.0", "id": request_id, "result": {"tools": []}})
         for params in events:

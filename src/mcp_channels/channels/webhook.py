@@ -34,7 +34,7 @@ from collections.abc import Mapping
 from typing import Final
 
 from .. import _http1
-from ..server import ChannelServer, FatalError
+from ..server import ChannelServer, EventTooLarge, FatalError
 from ..state import credential, int_setting, state_dir
 
 NAME: Final = "webhook"
@@ -86,8 +86,9 @@ def signature_matches(secret: str, body: bytes, header: str) -> bool:
     claimed = header.strip()
     if claimed.lower().startswith("sha256="):
         claimed = claimed[7:]
-    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
-    return hmac.compare_digest(expected, claimed.lower())
+    expected = hmac.new(secret.encode(), body, hashlib.sha256).hexdigest().encode()
+    # Bytes, not str: compare_digest refuses non-ASCII strings, and a header can hold any byte.
+    return hmac.compare_digest(expected, claimed.lower().encode("latin-1", "replace"))
 
 
 class WebhookReceiver:
@@ -137,7 +138,10 @@ class WebhookReceiver:
         except UnicodeDecodeError:
             content = request.body.decode("utf-8", errors="replace")
             meta["invalid_utf8"] = "true"
-        self.channel.enqueue(content, **meta)
+        try:
+            self.channel.enqueue(content, **meta)
+        except EventTooLarge as exc:
+            return self._reject(request.method, request.path, _http1.Response.text(413, str(exc)))
         self.received += 1
         if self.config.replay_protection and delivery is not None:
             self._seen[delivery] = None

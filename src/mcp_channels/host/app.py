@@ -35,6 +35,9 @@ from .gate import ChannelEntry, Decision, ManagedSettings, decide
 from .relay import PendingPermission, PermissionRelay
 from .report import Reporter
 
+#: How long after ``initialize`` the host registers a channel, like Claude Code (host-protocol §1).
+REGISTRATION_DELAY = 0.02
+
 HELP = """commands:
   /call <server> <tool> [json arguments]     call a tool on a server
   /permission <tool> <description> [json]   raise a permission request on every relay-capable channel
@@ -62,6 +65,7 @@ class Host:
         self.report = reporter or Reporter(json_mode=options.json_mode)
         self.connections: dict[str, ServerConnection] = {}
         self.decisions: dict[str, Decision] = {}
+        self.failed: set[str] = set()
         self.relay = PermissionRelay()
         self.events = 0
         self._events_changed = asyncio.Condition()
@@ -80,6 +84,9 @@ class Host:
         try:
             await connection.start()
             await connection.initialize()
+            # Claude Code installs its channel handler 15-40 ms after the handshake; an event a
+            # server sends before then is lost there, and is reported lost here.
+            await asyncio.sleep(REGISTRATION_DELAY)
             decision = decide(
                 spec.name,
                 capabilities=connection.capabilities,
@@ -92,6 +99,7 @@ class Host:
             await connection.list_tools()
         except (ConnectionError, ConnectionClosed, JsonRpcError, TimeoutError) as exc:
             reason = str(exc) or type(exc).__name__
+            self.failed.add(spec.name)
             self.decisions[spec.name] = Decision(False, f"failed to connect: {reason}")
             self.report.emit(
                 "server",
@@ -363,6 +371,9 @@ class Host:
             loop.add_signal_handler(signum, self._stop.set)
         try:
             await self.connect_all()
+            if self.failed == set(self.connections):
+                self.report.problem("no server could be started; nothing to do")
+                return 1
             commands = loop.create_task(self._read_commands())
             stop = loop.create_task(self._stop.wait())
             await asyncio.wait([commands, stop], return_when=asyncio.FIRST_COMPLETED)
