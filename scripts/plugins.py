@@ -236,6 +236,7 @@ def plugin_files(plugin: PluginSpec, version: str) -> dict[str, str]:
         "marketplace": MARKETPLACE,
         "install": install,
         "requirement": f"{install}=={version}",
+        "pinned": f"mcp-channels=={version}",
         "summary": plugin.summary,
         "setup": plugin.setup,
         "skills": _skills_line(plugin),

@@ -440,6 +440,7 @@ async def test_reply_refuses_before_sending_anything(world: World) -> None:
         "eleven": (dict(chat_id=lounge, text="x", files=[str(ok_file)] * 11),
                    "Discord allows max 10 attachments per message"),
         "empty": (dict(chat_id=lounge, text=""), "nothing to send: text is empty and there are no files"),
+        "blank": (dict(chat_id=lounge, text=" \n "), "nothing to send: text is empty and there are no files"),
         "bad reply_to": (dict(chat_id=lounge, text="x", reply_to="latest"), "reply_to 'latest' is not a Discord id"),
     }  # fmt: skip
     for name, (arguments, message) in cases.items():

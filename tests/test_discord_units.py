@@ -8,11 +8,10 @@ from pathlib import Path
 import pytest
 
 from mcp_channels.channels.discord._inbound import RecentlySent, iso_timestamp, kilobytes
-from mcp_channels.channels.discord._permissions import fit
 from mcp_channels.channels.discord._settings import DEFAULT_API_BASE, DiscordSettings
 from mcp_channels.channels.discord._tools import _extension, _megabytes
 from mcp_channels.server import FatalError
-from mcp_channels.text import text_length
+from mcp_channels.text import fit, text_length
 
 
 def test_token_from_environment_wins_over_the_env_file(tmp_path: Path) -> None:
@@ -67,10 +66,10 @@ def test_recently_sent_forgets_the_oldest() -> None:
 
 
 def test_fit_keeps_a_prompt_within_one_message() -> None:
-    assert fit("short") == "short"
-    clipped = fit("🔐" + "x" * 3000)
+    assert fit("short", 2000, units="utf16") == "short"
+    clipped = fit("🔐" + "x" * 3000, 2000, units="utf16")
     assert clipped.endswith("…") and text_length(clipped, "utf16") == 2000
-    assert fit("y" * 2000) == "y" * 2000
+    assert fit("y" * 2000, 2000, units="utf16") == "y" * 2000
 
 
 @pytest.mark.parametrize(

@@ -335,6 +335,8 @@ async def test_reply_refusals(start_world: Any) -> None:
     secret = world.state / "access.json"
     cases: list[tuple[dict[str, Any], str]] = [
         ({"chat_id": STRANGER_CHAT, "text": "hi"}, f"reply failed: chat {STRANGER_CHAT} is not allowlisted — add via /imessage:access"),
+        # an allowlisted handle is a sender, not a chat: only chat GUIDs are targets
+        ({"chat_id": FRIEND, "text": "hi"}, f"reply failed: chat {FRIEND} is not allowlisted — add via /imessage:access"),
         ({"chat_id": FRIEND_CHAT, "text": "hi", "files": [str(secret)]}, f"reply failed: refusing to send channel state: {secret}"),
         ({"chat_id": FRIEND_CHAT, "text": "hi", "files": [str(big)]}, f"reply failed: file too large: {big} (100.0MB, max 100MB)"),
         ({"chat_id": FRIEND_CHAT, "text": "hi", "files": [str(world.home / "nope")]}, "reply failed: file not found:"),

@@ -22,6 +22,7 @@ from mcp_channels.channels.imessage._chatdb import (
     ChatDbError,
     ChatInfo,
     MessageRow,
+    apple_to_epoch_ms,
     iso_timestamp,
     normalise_address,
 )
@@ -353,3 +354,10 @@ async def test_send_failures_are_reported(stand_in: Path, tmp_path: Path) -> Non
     with pytest.raises(SendError, match="not found: sending iMessages needs macOS"):
         await Osascript(str(tmp_path / "missing" / "osascript")).send_text("c", "hi")
     assert len(stand_in.read_text().splitlines()) == 2  # the NUL text never reached osascript
+
+
+@pytest.mark.parametrize(
+    ("date", "expected"), [(2**80, "9999-12-30T23:59:59.999Z"), (-(2**80), "1970-01-01T00:00:00.000Z")]
+)
+def test_an_impossible_date_is_clamped_not_fatal(date: int, expected: str) -> None:
+    assert iso_timestamp(apple_to_epoch_ms(date)) == expected

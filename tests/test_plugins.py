@@ -281,7 +281,8 @@ def test_skill_frontmatter(channel: str) -> None:
         assert isinstance(tools, list) and tools
         for tool in tools:  # only our command line, only for this channel: no Read, no Write, no Edit
             assert re.fullmatch(
-                rf"Bash\((uvx --from mcp-channels )?mcp-channels (access|configure|doctor) {channel}( \*)?\)", tool
+                rf"Bash\((uvx --from mcp-channels=={re.escape(package_version())} )?mcp-channels (access|configure|doctor) {channel}( \*)?\)",
+                tool,
             ), tool
         assert "$ARGUMENTS" in body or meta["name"] == "configure"
 
@@ -317,7 +318,13 @@ def test_every_command_a_skill_names_is_allowed_and_accepted(
         for command in commands:
             argv = shlex.split(command)
             assert allowed(shlex.join(argv), meta["allowed-tools"]), (path, command)
-            assert allowed(shlex.join(["uvx", "--from", "mcp-channels", *argv]), meta["allowed-tools"]), command
+            pinned = [
+                "uvx",
+                "--from",
+                f"mcp-channels=={package_version()}",
+                *argv,
+            ]  # never an unpinned third-party package
+            assert allowed(shlex.join(pinned), meta["allowed-tools"]), command
             args = [SAMPLE_VALUES.get(arg, "x1" if arg.startswith("<") else arg) for arg in argv[1:]]
             if args[0] == "doctor":
                 continue  # doctor's own tests cover it

@@ -415,6 +415,28 @@ async def open_permission(session: TelegramSession) -> str:
     return str(request["request_id"])
 
 
+async def test_long_permission_prompts_still_expand_and_show_the_outcome(
+    fake: FakeTelegram, session: TelegramSession, state: Path
+) -> None:
+    """A Write with large fields: "See more" and the outcome are cut to one Telegram message."""
+    write_access(state, allowFrom=[str(ALICE)])
+    start = len(session.host.messages)
+    big = json.dumps({"file_path": "/tmp/a.txt", "content": "x" * 3000, "other": "y" * 3000})
+    await session.host.command(f'/permission Write "write a file" {big}')
+    request_id = (await session.host.wait_type("permission_request", start=start))["request_id"]
+    prompt = await fake.wait_sent(lambda m: m["chat"]["id"] == ALICE and "reply_markup" in m)
+    fake.press(fake.users[ALICE], prompt, f"perm:more:{request_id}")
+    expanded = await fake.wait_until(
+        lambda: next((e for e in fake.edits if e["message_id"] == prompt["message_id"]), None)
+    )
+    assert expanded["text"].startswith("🔐 Permission: Write\n\ntool_name: Write") and expanded["text"].endswith("…")
+    assert len(expanded["text"].encode("utf-16-le")) // 2 <= 4096
+    fake.press(fake.users[ALICE], expanded, f"perm:allow:{request_id}")
+    final = await fake.wait_until(lambda: fake.edits[-1] if fake.edits[-1]["text"].endswith("✅ Allowed") else None)
+    assert len(final["text"].encode("utf-16-le")) // 2 <= 4096 and "reply_markup" not in final
+    assert (await session.host.wait_type("permission_resolved"))["behavior"] == "allow"
+
+
 async def test_permission_relay_by_buttons(fake: FakeTelegram, session: TelegramSession, state: Path) -> None:
     write_access(state, allowFrom=[str(ALICE), str(BOB)])
     request_id = await open_permission(session)

@@ -145,7 +145,7 @@ async def test_restart_in_the_middle_of_a_burst_loses_nothing(
     fake: FakeTelegram, session: TelegramSession, state: Path, tmp_path: Path
 ) -> None:
     write_access(state, allowFrom=[str(ALICE)], ackReaction="👍")
-    fake.fault("setMessageReaction", "delay", seconds=0.15, times=1000)  # each message takes a moment
+    fake.fault("setMessageReaction", "delay", seconds=0.3, times=1000)  # each message takes a moment
     texts = await burst(fake, 12)
     await session.event("burst 3")
     await session.stop()  # Claude Code closes the session mid-burst
@@ -163,7 +163,7 @@ async def test_crash_in_the_middle_of_a_burst_loses_nothing(
     fake: FakeTelegram, session: TelegramSession, state: Path, tmp_path: Path
 ) -> None:
     write_access(state, allowFrom=[str(ALICE)], ackReaction="👍")
-    fake.fault("setMessageReaction", "delay", seconds=0.15, times=1000)
+    fake.fault("setMessageReaction", "delay", seconds=0.3, times=1000)
     texts = await burst(fake, 12)
     await session.event("burst 3")
     pid = poller_lock_status(state, fake.token)

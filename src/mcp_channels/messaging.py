@@ -33,6 +33,7 @@ from .access import (
     watch_approvals,
 )
 from .server import ChannelServer, PermissionRequest
+from .text import fit, text_length
 
 #: Button payloads of permission prompts: ``perm:<allow|deny|more>:<request id>``.
 PERMISSION_BUTTON_RE: Final = re.compile(r"^perm:(allow|deny|more):([a-km-z]{5})$")
@@ -76,9 +77,15 @@ def permission_details_text(request: PermissionRequest) -> str:
     )
 
 
-def permission_outcome_text(original: str, allow: bool) -> str:
-    """The prompt once answered; the buttons go away so it cannot be answered twice."""
-    return f"{original}\n\n{VERDICT_LABEL[allow]}"
+def permission_outcome_text(original: str, allow: bool, limit: int | None = None, units: str = "codepoints") -> str:
+    """The prompt once answered; the buttons go away so it cannot be answered twice.
+
+    With a message ``limit``, the original is shortened so that the outcome always shows.
+    """
+    label = f"\n\n{VERDICT_LABEL[allow]}"
+    if limit is not None:
+        original = fit(original, limit - text_length(label, units), units=units)
+    return f"{original}{label}"
 
 
 def parse_permission_button(data: str) -> tuple[str, str] | None:
@@ -329,11 +336,15 @@ class ChatBridge:
             except Exception as exc:
                 self.channel.log.warning("permission_request send to %s failed: %s", recipient, exc)
 
-    def press_permission_button(self, user_id: str, data: str, original_text: str) -> ButtonAnswer | None:
+    def press_permission_button(
+        self, user_id: str, data: str, original_text: str, *, limit: int | None = None, units: str = "codepoints"
+    ) -> ButtonAnswer | None:
         """Act on a permission button press; ``None`` when ``data`` is not a permission button.
 
         Only allowlisted users may answer (the prompt may have been forwarded); the answer is
-        sent to Claude at once and the prompt loses its buttons.
+        sent to Claude at once and the prompt loses its buttons. ``limit`` (in ``units``) is the
+        platform's message length: the new text is cut to fit, since an over-long edit is refused
+        whole and the user would see nothing.
         """
         parsed = parse_permission_button(data)
         if parsed is None:
@@ -345,11 +356,15 @@ class ChatBridge:
             request = self.permissions.get(request_id)
             if request is None:
                 return ButtonAnswer(toast=DETAILS_GONE)
-            return ButtonAnswer(toast=None, text=permission_details_text(request), keep_verdict_buttons=True)
+            details = permission_details_text(request)
+            if limit is not None:
+                details = fit(details, limit, units=units)
+            return ButtonAnswer(toast=None, text=details, keep_verdict_buttons=True)
         allow = action == "allow"
         self.channel.send_permission_verdict(request_id, allow)
         self.permissions.forget(request_id)
-        return ButtonAnswer(toast=VERDICT_LABEL[allow], text=permission_outcome_text(original_text, allow))
+        outcome = permission_outcome_text(original_text, allow, limit, units)
+        return ButtonAnswer(toast=VERDICT_LABEL[allow], text=outcome)
 
     def replied(self, chat_id: str) -> None:
         """A reply went out: stop the typing indicator for that chat."""

@@ -20,12 +20,25 @@ MB = 1024 * 1024
 INBOX_DIR = "inbox"
 
 
-def assert_chat_allowed(access: Access, chat_id: str, *, channel: str, extra_allowed: Iterable[str] = ()) -> None:
+def assert_chat_allowed(
+    access: Access,
+    chat_id: str,
+    *,
+    channel: str,
+    extra_allowed: Iterable[str] = (),
+    senders_are_chats: bool = True,
+) -> None:
     """Refuse a chat that is neither an allowlisted DM nor an opted-in group (nor ``extra_allowed``).
 
+    ``senders_are_chats``: on Telegram a DM's chat id is the sender's id, so ``allowFrom`` lists
+    chats too; on iMessage it lists handles, and the DM chats come in ``extra_allowed`` instead.
     ``dmPolicy`` is not consulted, as in the official servers: ``disabled`` stops inbound only.
     """
-    if chat_id in access.allow_from or chat_id in access.groups or chat_id in set(extra_allowed):
+    if (
+        (senders_are_chats and chat_id in access.allow_from)
+        or chat_id in access.groups
+        or chat_id in set(extra_allowed)
+    ):
         return
     raise ToolError(f"chat {chat_id} is not allowlisted — add via /{channel}:access")
 

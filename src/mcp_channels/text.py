@@ -225,3 +225,14 @@ def mention_patterns_match(patterns: Sequence[str], text: str, *, log: logging.L
         except TimeoutError:
             _warn_once(logger, pattern, "took too long (catastrophic backtracking?) and counts as no match")
     return False
+
+
+def fit(text: str, limit: int, *, units: str = "codepoints") -> str:
+    """``text`` cut to one platform message of ``limit`` (with ``…``) when it is longer.
+
+    For texts that must go out as a single message, such as an edited permission prompt: a
+    platform refuses an over-long one whole, and the user would see nothing.
+    """
+    if text_length(text, units) <= limit:
+        return text
+    return chunk(text, max(1, limit - 1), units=units)[0] + "…"

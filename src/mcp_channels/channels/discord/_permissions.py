@@ -16,7 +16,6 @@ import discord
 
 from ...messaging import PERMISSION_BUTTON_RE, ChatBridge, parse_permission_button, permission_prompt_text
 from ...server import PermissionRequest
-from ...text import chunk, text_length
 from ._client import DiscordClient
 from ._platform import MESSAGE_LIMIT
 
@@ -59,13 +58,6 @@ def buttons(request_id: str, actions: Sequence[str]) -> discord.ui.View:
     return view
 
 
-def fit(text: str) -> str:
-    """``text`` cut to one Discord message (a long ``input_preview`` would be refused whole)."""
-    if text_length(text, "utf16") <= MESSAGE_LIMIT:
-        return text
-    return chunk(text, MESSAGE_LIMIT - 1, units="utf16")[0] + "…"
-
-
 class PermissionPrompts:
     """Sends prompts to every allowlisted user's DMs and answers their button presses."""
 
@@ -86,11 +78,13 @@ class PermissionPrompts:
         parsed = parse_permission_button(custom_id)
         message = interaction.message
         original = message.content if message is not None else ""
-        answer = self.bridge.press_permission_button(str(interaction.user.id), custom_id, original)
+        answer = self.bridge.press_permission_button(
+            str(interaction.user.id), custom_id, original, limit=MESSAGE_LIMIT, units="utf16"
+        )
         if answer is None or parsed is None:
             return
         if answer.text is None:
             await interaction.response.send_message(answer.toast or "", ephemeral=True)
             return
         view = buttons(parsed[1], ("allow", "deny")) if answer.keep_verdict_buttons else None
-        await interaction.response.edit_message(content=fit(answer.text), view=view)
+        await interaction.response.edit_message(content=answer.text, view=view)

@@ -150,8 +150,10 @@ class DiscordTools:
             raise ToolError(f"Discord allows max {MAX_FILES} attachments per message")
         if reply_to is not None:
             snowflake(reply_to, "reply_to")
-        if not text and not paths:
-            raise ToolError("nothing to send: text is empty and there are no files")
+        if not text.strip():
+            if not paths:
+                raise ToolError("nothing to send: text is empty and there are no files")
+            text = ""  # blank text with files: send just the files (Discord refuses blank content)
         access = self.store.load()
         pieces = chunk(text, access.chunk_limit(MESSAGE_LIMIT), access.chunk_mode, units="utf16")
         targets = reply_targets(access.reply_to_mode, reply_to, len(pieces))

@@ -246,7 +246,9 @@ class IMessageChannel:
 
     async def reply(self, chat_id: str, text: str, files: list[str] | None = None) -> str:
         access = self.store.load()
-        assert_chat_allowed(access, chat_id, channel=NAME, extra_allowed=await self.allowed_chats(access))
+        assert_chat_allowed(
+            access, chat_id, channel=NAME, extra_allowed=await self.allowed_chats(access), senders_are_chats=False
+        )
         names = files or []
         paths = check_files(names, state_dir=self.config.state_dir, max_bytes=MAX_ATTACHMENT_BYTES, allow_inbox=False)
         if text.strip():
@@ -276,7 +278,7 @@ class IMessageChannel:
         access = self.store.load()
         allowed = await self.allowed_chats(access)
         if chat_guid is not None:
-            assert_chat_allowed(access, chat_guid, channel=NAME, extra_allowed=allowed)
+            assert_chat_allowed(access, chat_guid, channel=NAME, extra_allowed=allowed, senders_are_chats=False)
             targets = [chat_guid]
         elif not allowed:
             return NO_ALLOWED_CHATS

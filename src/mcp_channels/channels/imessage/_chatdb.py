@@ -97,9 +97,17 @@ class ChatInfo:
     style: int | None
 
 
+#: Latest time a timestamp can show: a day short of Python's calendar limit (the end of 9999),
+#: so that a local-time rendering east of UTC still fits.
+MAX_EPOCH_MS = 253_402_214_399_999
+
+
 def apple_to_epoch_ms(date: int) -> int:
-    """Milliseconds since 1970 for a ``message.date`` (nanoseconds since 2001)."""
-    return date // 1_000_000 + APPLE_EPOCH_MS
+    """Milliseconds since 1970 for a ``message.date`` (nanoseconds since 2001).
+
+    Clamped to 1970..9999: a corrupt date must not lose the message or break the history.
+    """
+    return min(max(date // 1_000_000 + APPLE_EPOCH_MS, 0), MAX_EPOCH_MS)
 
 
 def iso_timestamp(epoch_ms: int) -> str:

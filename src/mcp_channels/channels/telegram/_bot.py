@@ -20,6 +20,8 @@ from telegram.error import RetryAfter
 from telegram.request import HTTPXRequest
 
 DEFAULT_API_BASE: Final = "https://api.telegram.org"
+#: Telegram's limit on one message's text, in UTF-16 units after the markup is removed.
+MESSAGE_LIMIT: Final = 4096
 #: Telegram shows "typing…" for about 5 s after each sendChatAction.
 TYPING_REFRESH: Final = 4.0
 #: Longest flood-control wait an outbound call sits through before giving up with the error.

@@ -18,7 +18,7 @@ from telegram.constants import ChatType, MessageEntityType
 
 from ...access import AccessStore, InboundMessage, epoch_ms
 from ...messaging import ChatBridge, Incoming, parse_permission_button
-from ._bot import permission_keyboard
+from ._bot import MESSAGE_LIMIT, permission_keyboard, redact
 from ._media import Described, Downloads, describe
 
 START_TEXT: Final = (
@@ -148,7 +148,7 @@ class Inbound:
         try:
             path = await self.downloads.fetch(file_id)
         except Exception as error:  # the message still goes through, without the picture
-            self.log.warning("photo download failed: %s", error)
+            self.log.warning("photo download failed: %s", redact(str(error), self.downloads.bot.token))
             return {}
         return {"image_path": str(path)}
 
@@ -190,7 +190,11 @@ class Inbound:
     async def _button(self, query: CallbackQuery) -> None:
         prompt = query.message if isinstance(query.message, Message) else None
         answer = self.bridge.press_permission_button(
-            str(query.from_user.id), query.data or "", (prompt.text or "") if prompt else ""
+            str(query.from_user.id),
+            query.data or "",
+            (prompt.text or "") if prompt else "",
+            limit=MESSAGE_LIMIT,
+            units="utf16",
         )
         try:
             await query.answer(answer.toast if answer else None)

@@ -35,12 +35,10 @@ from ...messaging import (
 from ...outbound import assert_chat_allowed, check_files
 from ...server import ChannelServer, ToolError
 from ...text import chunk
-from ._bot import REACTION_EXAMPLES, flood_safe, reaction, redact
+from ._bot import MESSAGE_LIMIT, REACTION_EXAMPLES, flood_safe, reaction, redact
 from ._markdown import markdown_chunks, to_markdown_v2
 from ._media import MAX_UPLOAD, Downloads, is_photo
 
-#: Telegram's limit on one message's text, in UTF-16 units after the markup is removed.
-MAX_TEXT: Final = 4096
 FORMATS: Final = ("text", "markdown", "markdownv2")
 
 FORMAT_SCHEMA: Final = string(
@@ -105,7 +103,7 @@ class TelegramTools:
         paths = check_files(files or [], state_dir=self.store.state_dir, max_bytes=MAX_UPLOAD)
         quoted = parse_message_id(reply_to, "reply_to") if reply_to is not None else None
         if text.strip():
-            pieces, parse_mode = formatted_chunks(text, format, access.chunk_limit(MAX_TEXT), access.chunk_mode)
+            pieces, parse_mode = formatted_chunks(text, format, access.chunk_limit(MESSAGE_LIMIT), access.chunk_mode)
         elif paths:
             pieces, parse_mode = [], None
         else:
