@@ -235,8 +235,9 @@ async def test_allowlisted_dm_is_delivered_with_meta_typing_and_ack(world: World
 
 async def test_pairing_code_reminder_silence_and_the_hand_off(world: World) -> None:
     dm = world.fake.dm_channel(world.bob)
-    world.fake.post(dm, world.bob, "hi")
+    hello = world.fake.post(dm, world.bob, "hi")
     first = await world.fake.wait_bot_message(dm)
+    assert first["message_reference"]["message_id"] == hello["id"]  # a quote-reply, as the official server
     lead, _, command = first["content"].partition("\n\n")
     assert lead == "Pairing required — run in Claude Code:"
     code = command.removeprefix("/discord:access pair ")

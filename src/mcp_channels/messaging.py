@@ -50,7 +50,9 @@ log = logging.getLogger("mcp_channels.messaging")
 class ChatPlatform(Protocol):
     """The few platform calls the shared path needs. Errors propagate as exceptions."""
 
-    async def send_text(self, chat_id: str, text: str) -> None: ...
+    async def send_text(self, chat_id: str, text: str, *, quote: str | None = None) -> None:
+        """Send ``text``; ``quote`` is the message it answers, for platforms whose official server
+        quotes it (Discord's pairing reply); the others send plainly, as theirs do."""
 
     async def react(self, chat_id: str, message_id: str, emoji: str) -> None: ...
 
@@ -291,7 +293,9 @@ class ChatBridge:
             if result.action == "pair" and result.code is not None:
                 await self._quietly(
                     self.platform.send_text(
-                        incoming.message.chat_id, pairing_reply(self.store.channel, result.code, result.resend)
+                        incoming.message.chat_id,
+                        pairing_reply(self.store.channel, result.code, result.resend),
+                        quote=incoming.message_id,
                     ),
                     "pairing reply",
                 )

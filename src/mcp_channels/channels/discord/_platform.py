@@ -21,8 +21,13 @@ class DiscordPlatform:
     def _channel(self, chat_id: str) -> discord.PartialMessageable:
         return self.client.get_partial_messageable(int(chat_id))
 
-    async def send_text(self, chat_id: str, text: str) -> None:
-        await self._channel(chat_id).send(text)
+    async def send_text(self, chat_id: str, text: str, *, quote: str | None = None) -> None:
+        channel = self._channel(chat_id)
+        if quote is None:
+            await channel.send(text)
+            return
+        reference = discord.MessageReference(message_id=int(quote), channel_id=channel.id, fail_if_not_exists=False)
+        await channel.send(text, reference=reference)
 
     async def react(self, chat_id: str, message_id: str, emoji: str) -> None:
         await self._channel(chat_id).get_partial_message(int(message_id)).add_reaction(emoji)

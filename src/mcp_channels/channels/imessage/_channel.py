@@ -106,7 +106,8 @@ class MessagesApp:
         self.osascript = osascript
         self.echoes = echoes
 
-    async def send_text(self, chat_id: str, text: str) -> None:
+    async def send_text(self, chat_id: str, text: str, *, quote: str | None = None) -> None:
+        # ``quote`` is not used: AppleScript cannot quote a message.
         await self.osascript.send_text(chat_id, text)
         self.echoes.track(chat_id, text)
 

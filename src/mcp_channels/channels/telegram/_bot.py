@@ -104,7 +104,8 @@ class TelegramPlatform:
     def __init__(self, bot: Bot) -> None:
         self.bot = bot
 
-    async def send_text(self, chat_id: str, text: str) -> None:
+    async def send_text(self, chat_id: str, text: str, *, quote: str | None = None) -> None:
+        # ``quote`` is not used: the official Telegram server answers pairing plainly too.
         await flood_safe(lambda: self.bot.send_message(chat_id, text))
 
     async def react(self, chat_id: str, message_id: str, emoji: str) -> None:
