@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import functools
 import re
 import time
@@ -211,7 +212,7 @@ class DiscordTools:
                 raise _too_large(len(data))
             name = attachment.filename or str(attachment.id)
             path = inbox / f"{time.time_ns() // 1_000_000}-{attachment.id}.{_extension(name)}"
-            atomic_write(path, data)
+            await asyncio.to_thread(atomic_write, path, data)  # up to 25 MB: not on the event loop
             kind = attachment.content_type or "unknown"
             lines.append(f"  {path}  ({attachment_name(attachment)}, {kind}, {kilobytes(attachment.size)}KB)")
         return f"downloaded {len(lines)} attachment(s):\n" + "\n".join(lines)

@@ -8,6 +8,7 @@ is passed through ``safe_name``; downloaded files get names made only of Telegra
 
 from __future__ import annotations
 
+import asyncio
 import re
 import time
 from dataclasses import dataclass, field
@@ -136,7 +137,7 @@ class Downloads:
         unique = _clean(info.file_unique_id, "a-zA-Z0-9_-", "dl")
         ensure_private_dir(self.inbox)
         path = self.inbox / f"{int(time.time() * 1000)}-{unique}.{extension}"
-        atomic_write(path, data)
+        await asyncio.to_thread(atomic_write, path, data)  # up to 20 MB: not on the event loop
         return path
 
     async def _get(self, url: str) -> bytes:
