@@ -231,3 +231,28 @@ async def test_stdin_that_is_not_a_pipe(tmp_path: Path, stdin_kind: str) -> None
     assert proc.returncode == 0, err.decode()
     expected = b'{"jsonrpc":"2.0","id":1,"result":{}}\n' if stdin_kind == "file" else b""
     assert out == expected
+
+
+DEFERRED = str(Path(__file__).resolve().parent / "sample_channels" / "deferred_channel.py")
+
+
+async def test_a_deferred_runtime_serves_tools_once_made() -> None:
+    srv = await RawServer("deferred", argv=[PYTHON, DEFERRED]).start()
+    try:
+        await srv.handshake()
+        result = (await srv.request("tools/call", {"name": "echo", "arguments": {"text": "hi"}}))["result"]
+        assert result == {"content": [{"type": "text", "text": "runtime says hi"}]}
+    finally:
+        await srv.stop()
+
+
+async def test_a_runtime_that_cannot_be_made_stops_the_server_loudly() -> None:
+    srv = await RawServer(
+        "deferred", env={"DEFERRED_MODULE": "no_such_platform_library"}, argv=[PYTHON, DEFERRED]
+    ).start()
+    try:
+        assert await srv.wait_exit() == 1
+        text = srv.stderr.decode()
+        assert "load_platform crashed; exiting" in text and "No module named 'no_such_platform_library'" in text
+    finally:
+        await srv.stop()

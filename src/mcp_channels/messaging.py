@@ -6,11 +6,13 @@ gate (pairing replies included), permission-verdict interception, typing indicat
 reaction, then the event for Claude. It also owns the pairing hand-off ("Paired! Say hi to
 Claude."), the texts and button protocol of permission prompts, and the ``reply`` bookkeeping
 (which chunks thread under ``reply_to``, the ``sent (id: …)`` summaries and partial-failure errors).
+:class:`DeferredRuntime` lets a channel answer ``initialize`` before its platform library is imported.
 """
 
 from __future__ import annotations
 
 import asyncio
+import importlib
 import json
 import logging
 import os
@@ -19,7 +21,7 @@ import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Final, Protocol
+from typing import Any, Final, Generic, Protocol, TypeVar
 
 from ._schema import object_schema, string, string_list
 from .access import (
@@ -32,7 +34,7 @@ from .access import (
     pairing_reply,
     watch_approvals,
 )
-from .server import ChannelServer, PermissionRequest
+from .server import ChannelServer, PermissionRequest, ToolError
 from .text import fit, text_length
 
 #: Button payloads of permission prompts: ``perm:<allow|deny|more>:<request id>``.
@@ -45,6 +47,8 @@ DETAILS_GONE: Final = "Details no longer available."
 TYPING_LIMIT: Final = 120.0
 
 log = logging.getLogger("mcp_channels.messaging")
+
+R = TypeVar("R")
 
 
 class ChatPlatform(Protocol):
@@ -397,3 +401,63 @@ class ChatBridge:
             await call
         except Exception as exc:
             self.channel.log.warning("%s failed: %s", what, exc)
+
+
+class DeferredRuntime(Generic[R]):
+    """A chat channel's platform objects, made only after the server has answered ``initialize``.
+
+    Importing a platform library (python-telegram-bot, discord.py) takes 100-250 ms, and Claude
+    Code waits for the ``initialize`` answer. So ``build()`` declares the tools and the permission
+    handler at once, delegating through :meth:`delegate`, and registers the adapter task that
+    imports ``module`` in a thread (after the stdio loop has had its turn) and calls ``make`` on
+    the loop. Loops that need the runtime are registered with :meth:`task`.
+
+    If the import or ``make`` fails, that task raises, so the server exits 1 with the traceback;
+    a tool call or permission request waiting meanwhile gets a :class:`ToolError`, never a hang.
+    """
+
+    def __init__(self, channel: ChannelServer, module: str, make: Callable[[], R]) -> None:
+        self.channel = channel
+        self.module = module
+        self._make = make
+        self._value: R | None = None
+        self._settled = asyncio.Event()
+        channel.task(self.load_platform)
+
+    async def load_platform(self) -> None:
+        """The adapter task that imports the platform library and makes the runtime."""
+        await asyncio.sleep(0)  # the initialize answer goes out before the import starts
+        try:
+            await asyncio.to_thread(importlib.import_module, self.module)
+            self._value = self._make()
+        finally:
+            self._settled.set()
+
+    async def get(self) -> R:
+        """The runtime, once made; :class:`ToolError` if it could not be."""
+        await self._settled.wait()
+        if self._value is None:
+            raise ToolError(f"{self.channel.name} is not available: it failed to start")
+        return self._value
+
+    def delegate(self, method: Callable[[R], Callable[..., Awaitable[Any]]]) -> Callable[..., Awaitable[Any]]:
+        """A handler to declare now that calls ``method(runtime)`` with its arguments once there is one."""
+
+        async def handler(*args: Any, **kwargs: Any) -> Any:
+            return await method(await self.get())(*args, **kwargs)
+
+        return handler
+
+    def task(self, name: str, loop: Callable[[R], Awaitable[None]]) -> None:
+        """Run ``loop(runtime)`` as the adapter task ``name`` once the runtime is made.
+
+        When making it failed, the loop does not run: :meth:`start` has already stopped the server.
+        """
+
+        async def run() -> None:
+            await self._settled.wait()
+            if self._value is not None:
+                await loop(self._value)
+
+        run.__name__ = name
+        self.channel.task(run)

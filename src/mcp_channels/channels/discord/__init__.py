@@ -19,12 +19,16 @@ Configuration (environment, or the state ``.env``):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
+from ...access import AccessStore
+from ...messaging import DeferredRuntime
 from ...server import ChannelServer
-from ._channel import DiscordChannel
-from ._client import use_api
+from ._declared import declare_tools
 from ._settings import NAME, DiscordSettings
+
+if TYPE_CHECKING:
+    from ._channel import DiscordChannel
 
 INSTRUCTIONS: Final = (
     "The sender reads Discord, not this session. Anything you want them to see must go through the reply "
@@ -49,9 +53,20 @@ INSTRUCTIONS: Final = (
 def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
     """The Discord channel server; a missing token stops it here with the official message."""
     settings = DiscordSettings.from_environ(environ)
-    use_api(settings)
     channel = ChannelServer(NAME, instructions=INSTRUCTIONS)
-    DiscordChannel(channel, settings, environ)
+    store = AccessStore(NAME, settings.state_dir, environ=environ)
+
+    def make() -> DiscordChannel:
+        from ._channel import DiscordChannel  # imported by the runtime's start, in a thread
+
+        return DiscordChannel(channel, settings, store)
+
+    runtime = DeferredRuntime(channel, f"{__name__}._channel", make)
+    declare_tools(channel, runtime)
+    runtime.task("connect", lambda connection: connection.connect())
+    runtime.task("deliver", lambda connection: connection.deliver())
+    runtime.task("greet_approved", lambda connection: connection.greet_approved())
+    channel.on_permission_request(runtime.delegate(lambda connection: connection.prompts.relay))
     return channel
 
 

@@ -1,20 +1,24 @@
-"""The Discord channel wired together: discord.py client, shared inbound path, tools, permission relay."""
+"""The Discord channel wired together: discord.py client, shared inbound path, tools, permission relay.
+
+Made by the channel's :class:`~mcp_channels.messaging.DeferredRuntime` once discord.py is imported,
+after the server has answered ``initialize``; ``build()`` registers :meth:`DiscordChannel.connect`,
+:meth:`~DiscordChannel.deliver` and :meth:`~DiscordChannel.greet_approved` as its adapter tasks.
+"""
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Mapping
 
 import discord
 
 from ...access import AccessStore
 from ...messaging import ChatBridge, TypingIndicator
 from ...server import ChannelServer
-from ._client import DiscordClient
+from ._client import DiscordClient, use_api
 from ._inbound import InboundReader, RecentlySent
 from ._permissions import PermissionButton, PermissionPrompts
 from ._platform import TYPING_REFRESH, DiscordPlatform
-from ._settings import NAME, DiscordSettings
+from ._settings import DiscordSettings
 from ._targets import ChannelGate
 from ._tools import DiscordTools
 
@@ -27,28 +31,25 @@ class DiscordChannel:
     reply) could otherwise overtake the next one.
     """
 
-    def __init__(self, channel: ChannelServer, settings: DiscordSettings, environ: Mapping[str, str] | None) -> None:
+    def __init__(self, channel: ChannelServer, settings: DiscordSettings, store: AccessStore) -> None:
+        use_api(settings)
         self.channel = channel
         self.settings = settings
-        self.store = AccessStore(NAME, settings.state_dir, environ=environ)
+        self.store = store
         self.incoming: asyncio.Queue[discord.Message] = asyncio.Queue()
         self.logged_in = asyncio.Event()
         self.client = DiscordClient(self.incoming.put_nowait, channel.log)
         platform = DiscordPlatform(self.client)
         typing = TypingIndicator(platform.send_typing, every=TYPING_REFRESH)
-        self.bridge = ChatBridge(channel, self.store, platform, typing=typing)
+        self.bridge = ChatBridge(channel, store, platform, typing=typing)
         sent = RecentlySent()
         dm_users: dict[str, str] = {}
         self.reader = InboundReader(self.client, sent, dm_users, channel.log)
-        gate = ChannelGate(self.client, self.store, dm_users)
-        prompts = PermissionPrompts(self.client, self.bridge)
-        self.client.permission_button_handler = prompts.press
+        gate = ChannelGate(self.client, store, dm_users)
+        self.prompts = PermissionPrompts(self.client, self.bridge)
+        self.client.permission_button_handler = self.prompts.press
         self.client.add_dynamic_items(PermissionButton)
-        DiscordTools(self.client, self.store, gate, self.bridge, sent, settings.state_dir).register(channel)
-        channel.on_permission_request(prompts.relay)
-        channel.task(self.connect)
-        channel.task(self.deliver)
-        channel.task(self.greet_approved)
+        self.tools = DiscordTools(self.client, store, gate, self.bridge, sent, settings.state_dir)
 
     async def connect(self) -> None:
         await self.client.run_gateway(self.settings.token, self._logged_in)

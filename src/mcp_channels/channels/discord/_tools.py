@@ -12,20 +12,10 @@ from typing import Any, Final, ParamSpec
 
 import discord
 
-from ..._schema import integer, object_schema, string
 from ...access import AccessStore
-from ...messaging import (
-    REACT_SCHEMA,
-    REPLY_TO_HINT,
-    ChatBridge,
-    edit_schema,
-    partial_failure,
-    reply_schema,
-    reply_targets,
-    sent_summary,
-)
+from ...messaging import ChatBridge, partial_failure, reply_targets, sent_summary
 from ...outbound import INBOX_DIR, MB, check_files
-from ...server import ChannelServer, ToolError
+from ...server import ToolError
 from ...state import atomic_write
 from ...text import chunk, text_length
 from ._inbound import RecentlySent, attachment_name, iso_timestamp, kilobytes
@@ -76,7 +66,7 @@ def _extension(name: str) -> str:
 
 
 class DiscordTools:
-    """The tool handlers; every one passes the outbound gate first."""
+    """The tool handlers (declared in :mod:`._declared`); every one passes the outbound gate first."""
 
     def __init__(
         self,
@@ -93,55 +83,6 @@ class DiscordTools:
         self.bridge = bridge
         self.sent = sent
         self.state_dir = state_dir
-
-    def register(self, channel: ChannelServer) -> None:
-        channel.tool(
-            name="reply",
-            description=(
-                "Reply on Discord. Pass chat_id from the inbound message. Optionally pass reply_to (message_id) "
-                "for threading, and files (absolute paths) to attach images or other files."
-            ),
-            input_schema=reply_schema(
-                reply_to=f"{REPLY_TO_HINT[:-1]}, or an id from fetch_messages.",
-                files="Absolute file paths to attach (images, logs, etc). Max 10 files, 25MB each.",
-            ),
-        )(self.reply)
-        channel.tool(
-            name="react",
-            description=(
-                "Add an emoji reaction to a Discord message. Unicode emoji work directly; "
-                "custom emoji need the <:name:id> form."
-            ),
-            input_schema=REACT_SCHEMA,
-        )(self.react)
-        channel.tool(
-            name="edit_message",
-            description=(
-                "Edit a message the bot previously sent. Useful for interim progress updates. Edits don't trigger "
-                "push notifications — send a new reply when a long task completes so the user's device pings."
-            ),
-            input_schema=edit_schema(),
-        )(self.edit_message)
-        channel.tool(
-            name="download_attachment",
-            description=(
-                "Download attachments from a specific Discord message to the local inbox. Use after fetch_messages "
-                "shows a message has attachments (marked with +Natt), or when an inbound message lists attachments. "
-                "Returns file paths ready to Read."
-            ),
-            input_schema=object_schema({"chat_id": string(), "message_id": string()}),
-        )(self.download_attachment)
-        channel.tool(
-            name="fetch_messages",
-            description=(
-                "Fetch recent messages from a Discord channel. Returns oldest-first with message IDs. Discord's "
-                "search API isn't exposed to bots, so this is the only way to look back."
-            ),
-            input_schema=object_schema(
-                {"channel": string()},
-                {"limit": integer("Max messages (default 20, Discord caps at 100).", minimum=1)},
-            ),
-        )(self.fetch_messages)
 
     @discord_errors
     async def reply(self, chat_id: str, text: str, reply_to: str | None = None, files: list[str] | None = None) -> str:

@@ -16,19 +16,17 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
 from ...access import AccessStore
-from ...messaging import ChatBridge, TypingIndicator, permission_prompt_text
-from ...outbound import INBOX_DIR
-from ...server import ChannelServer, FatalError, PermissionRequest
+from ...messaging import DeferredRuntime
+from ...server import ChannelServer, FatalError
 from ...state import ENV_FILE, credential, ensure_private_dir, state_dir
-from ._bot import DEFAULT_API_BASE, TYPING_REFRESH, TelegramPlatform, flood_safe, make_bot, permission_keyboard
-from ._inbound import Inbound
-from ._media import Downloads
-from ._poller import Poller
-from ._poller_lock import PollerLock, poller_lock_status
-from ._tools import TelegramTools
+from ._declared import DEFAULT_API_BASE, declare_tools
+from ._poller_lock import poller_lock_status
+
+if TYPE_CHECKING:
+    from ._runtime import TelegramRuntime
 
 NAME: Final = "telegram"
 TOKEN_KEY: Final = "TELEGRAM_BOT_TOKEN"
@@ -78,45 +76,17 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
 
     channel = ChannelServer(NAME, instructions=INSTRUCTIONS)
     store = AccessStore(NAME, directory, environ=env)
-    bot = make_bot(token, api_base)
-    platform = TelegramPlatform(bot)
-    bridge = ChatBridge(channel, store, platform, typing=TypingIndicator(platform.send_typing, every=TYPING_REFRESH))
-    downloads = Downloads(bot, directory / INBOX_DIR)
-    poller = Poller(bot, PollerLock(directory, token), Inbound(bridge, store, downloads, channel.log), channel.log)
-    TelegramTools(channel, bot, store, bridge, downloads).register()
 
-    @channel.task
-    async def receive_messages() -> None:
-        await poller.run()
+    def make() -> TelegramRuntime:
+        from ._runtime import TelegramRuntime  # imported by the runtime's start, in a thread
 
-    @channel.task
-    async def confirm_pairings() -> None:
-        # A Telegram DM's chat id is the sender's user id: the marker's name says where to write.
-        await bridge.watch_approvals(lambda sender_id, _contents: sender_id)
+        return TelegramRuntime(channel, store, token, api_base, directory)
 
-    async def send_prompt(chat_id: str, request: PermissionRequest) -> None:
-        await flood_safe(
-            lambda: bot.send_message(
-                chat_id,
-                permission_prompt_text(request.tool_name),
-                reply_markup=permission_keyboard(request.request_id, details=True),
-            )
-        )
-
-    @channel.on_permission_request
-    async def relay_permission(request: PermissionRequest) -> None:
-        if not poller.receiving:
-            # The answer (a button press or a "yes abcde") would reach the receiving session, not
-            # this one: Claude Code's own prompt in the terminal stays the way to answer.
-            channel.log.info(
-                "permission request %s not relayed: another session receives this bot's messages, "
-                "so an answer from Telegram could not reach this one",
-                request.request_id,
-            )
-            return
-        # Prompts go to allowlisted DMs only, never to groups, whose members may not approve.
-        await bridge.broadcast_permission(request, store.load().allow_from, send_prompt)
-
+    runtime = DeferredRuntime(channel, f"{__name__}._runtime", make)
+    declare_tools(channel, runtime)
+    runtime.task("receive_messages", lambda telegram: telegram.receive_messages())
+    runtime.task("confirm_pairings", lambda telegram: telegram.confirm_pairings())
+    channel.on_permission_request(runtime.delegate(lambda telegram: telegram.relay_permission))
     return channel
 
 

@@ -19,9 +19,6 @@ from telegram.constants import ChatAction, ReactionEmoji
 from telegram.error import RetryAfter
 from telegram.request import HTTPXRequest
 
-DEFAULT_API_BASE: Final = "https://api.telegram.org"
-#: Telegram's limit on one message's text, in UTF-16 units after the markup is removed.
-MESSAGE_LIMIT: Final = 4096
 #: Telegram shows "typing…" for about 5 s after each sendChatAction.
 TYPING_REFRESH: Final = 4.0
 #: Longest flood-control wait an outbound call sits through before giving up with the error.
@@ -30,7 +27,6 @@ FLOOD_ATTEMPTS: Final = 3
 _VARIATION_SELECTOR: Final = "\ufe0f"
 #: Telegram's fixed reaction set, keyed without variation selectors ("❤️" and "❤" are one emoji).
 REACTIONS: Final = {emoji.value.replace(_VARIATION_SELECTOR, ""): emoji.value for emoji in ReactionEmoji}
-REACTION_EXAMPLES: Final = "👍 👎 ❤ 🔥 👀 🎉 🙏 👌 😁 🤔 🤯 😢 💯 🏆 🤝 ✍ 👏 😎"
 #: The shared path marks permission verdicts with ✅/❌, which Telegram does not offer as reactions.
 SUBSTITUTES: Final = {"✅": "👍", "❌": "👎"}
 
@@ -43,13 +39,22 @@ def make_bot(token: str, api_base: str) -> Bot:
     # httpx logs every request URL at INFO, and the URL holds the token.
     for name in ("httpx", "httpcore"):
         logging.getLogger(name).setLevel(logging.WARNING)
-    return Bot(
-        token,
-        base_url=f"{base}/bot",
-        base_file_url=f"{base}/file/bot",
-        request=HTTPXRequest(connection_pool_size=8, read_timeout=30.0, write_timeout=30.0, media_write_timeout=120.0),
-        get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=10.0, connect_timeout=10.0),
-    )
+    # The Bot logs its base URLs, which hold the token, at DEBUG while it is made.
+    bot_log = logging.getLogger("telegram.Bot")
+    level = bot_log.level
+    bot_log.setLevel(max(level, logging.INFO))
+    try:
+        return Bot(
+            token,
+            base_url=f"{base}/bot",
+            base_file_url=f"{base}/file/bot",
+            request=HTTPXRequest(
+                connection_pool_size=8, read_timeout=30.0, write_timeout=30.0, media_write_timeout=120.0
+            ),
+            get_updates_request=HTTPXRequest(connection_pool_size=2, read_timeout=10.0, connect_timeout=10.0),
+        )
+    finally:
+        bot_log.setLevel(level)
 
 
 def redact(text: str, token: str) -> str:

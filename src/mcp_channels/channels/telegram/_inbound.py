@@ -18,7 +18,8 @@ from telegram.constants import ChatType, MessageEntityType
 
 from ...access import AccessStore, InboundMessage, epoch_ms
 from ...messaging import ChatBridge, Incoming, parse_permission_button
-from ._bot import MESSAGE_LIMIT, permission_keyboard, redact
+from ._bot import permission_keyboard, redact
+from ._declared import MESSAGE_LIMIT
 from ._media import Described, Downloads, describe
 
 START_TEXT: Final = (

@@ -13,41 +13,21 @@ import contextlib
 import functools
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Final
 
 import aiohttp
 from telegram import Bot, Message, ReplyParameters
 from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
-from ..._schema import object_schema, string
 from ...access import Access, AccessStore
-from ...messaging import (
-    REACT_SCHEMA,
-    REPLY_TO_HINT,
-    ChatBridge,
-    edit_schema,
-    partial_failure,
-    reply_schema,
-    reply_targets,
-    sent_summary,
-)
+from ...messaging import ChatBridge, partial_failure, reply_targets, sent_summary
 from ...outbound import assert_chat_allowed, check_files
 from ...server import ChannelServer, ToolError
 from ...text import chunk
-from ._bot import MESSAGE_LIMIT, REACTION_EXAMPLES, flood_safe, reaction, redact
+from ._bot import flood_safe, reaction, redact
+from ._declared import MESSAGE_LIMIT, REACTION_EXAMPLES
 from ._markdown import markdown_chunks, to_markdown_v2
 from ._media import MAX_UPLOAD, Downloads, is_photo
-
-FORMATS: Final = ("text", "markdown", "markdownv2")
-
-FORMAT_SCHEMA: Final = string(
-    "'text' (default) sends the text as typed. 'markdown' converts ordinary Markdown (**bold**, "
-    "*italic*, `code`, ``` blocks, [links](url), # headings, lists) to Telegram formatting. "
-    "'markdownv2' passes Telegram MarkdownV2 through unchanged: you must escape _*[]()~`>#+-=|{}.! yourself.",
-    enum=list(FORMATS),
-    default="text",
-)
 
 
 def parse_message_id(value: str, name: str = "message_id") -> int:
@@ -69,7 +49,7 @@ def formatted_chunks(text: str, fmt: str, limit: int, mode: str) -> tuple[list[s
 
 
 class TelegramTools:
-    """The tools, bound to one bot and access store; :meth:`register` declares them on the channel."""
+    """The tools, bound to one bot and access store (declared in :mod:`._declared`)."""
 
     def __init__(
         self, channel: ChannelServer, bot: Bot, store: AccessStore, bridge: ChatBridge, downloads: Downloads
@@ -171,50 +151,6 @@ class TelegramTools:
     async def download_attachment(self, file_id: str) -> str:
         with self._platform_errors():
             return str(await self.downloads.fetch(file_id))
-
-    def register(self) -> None:
-        channel = self.channel
-        channel.tool(
-            name="reply",
-            description=(
-                "Reply on Telegram. Pass chat_id from the inbound message. Optionally pass reply_to (message_id) "
-                "for threading, and files (absolute paths) to attach images or other files. Long texts are split "
-                "into several messages."
-            ),
-            input_schema=reply_schema(
-                reply_to=REPLY_TO_HINT,
-                files=(
-                    "Absolute file paths to attach. Images send as photos (inline preview); other types as "
-                    "documents. Max 50MB each."
-                ),
-                format=FORMAT_SCHEMA,
-            ),
-        )(self.reply)
-        channel.tool(
-            name="react",
-            description=(
-                "Add an emoji reaction to a Telegram message. Telegram only accepts a fixed set of reaction emoji "
-                f"({REACTION_EXAMPLES} ...); others are refused."
-            ),
-            input_schema=REACT_SCHEMA,
-        )(self.react)
-        channel.tool(
-            name="edit_message",
-            description=(
-                "Edit a message the bot sent earlier. Useful for interim progress updates. Edits don't trigger push "
-                "notifications — send a new reply when a long task completes so the user's device pings."
-            ),
-            input_schema=edit_schema(format=FORMAT_SCHEMA),
-        )(self.edit_message)
-        channel.tool(
-            name="download_attachment",
-            description=(
-                "Download a file attachment from a Telegram message to the local inbox. Use when the inbound "
-                "<channel> meta shows attachment_file_id. Returns the local file path ready to Read. Telegram caps "
-                "bot downloads at 20MB."
-            ),
-            input_schema=object_schema({"file_id": string("The attachment_file_id from inbound meta")}),
-        )(self.download_attachment)
 
 
 def _quote(target: str | int | None) -> ReplyParameters | None:

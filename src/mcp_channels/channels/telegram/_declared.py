@@ -1,0 +1,78 @@
+"""What the Telegram channel declares before python-telegram-bot is loaded: its tools and their limits.
+
+Claude Code waits for the ``initialize`` answer, and python-telegram-bot takes ~200 ms to import,
+so the tool declarations (names, descriptions, schemas) and the numbers they quote live here,
+free of the library; the tools themselves are :class:`._tools.TelegramTools`, reached through
+the channel's :class:`~mcp_channels.messaging.DeferredRuntime`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Final
+
+from ..._schema import object_schema, string
+from ...messaging import REACT_SCHEMA, REPLY_TO_HINT, DeferredRuntime, edit_schema, reply_schema
+from ...server import ChannelServer
+
+if TYPE_CHECKING:
+    from ._runtime import TelegramRuntime
+
+DEFAULT_API_BASE: Final = "https://api.telegram.org"
+#: Telegram's limit on one message's text, in UTF-16 units after the markup is removed.
+MESSAGE_LIMIT: Final = 4096
+REACTION_EXAMPLES: Final = "👍 👎 ❤ 🔥 👀 🎉 🙏 👌 😁 🤔 🤯 😢 💯 🏆 🤝 ✍ 👏 😎"
+
+FORMATS: Final = ("text", "markdown", "markdownv2")
+
+FORMAT_SCHEMA: Final = string(
+    "'text' (default) sends the text as typed. 'markdown' converts ordinary Markdown (**bold**, "
+    "*italic*, `code`, ``` blocks, [links](url), # headings, lists) to Telegram formatting. "
+    "'markdownv2' passes Telegram MarkdownV2 through unchanged: you must escape _*[]()~`>#+-=|{}.! yourself.",
+    enum=list(FORMATS),
+    default="text",
+)
+
+
+def declare_tools(channel: ChannelServer, runtime: DeferredRuntime[TelegramRuntime]) -> None:
+    """``reply``, ``react``, ``edit_message`` and ``download_attachment``, answered once the bot is up."""
+    channel.tool(
+        name="reply",
+        description=(
+            "Reply on Telegram. Pass chat_id from the inbound message. Optionally pass reply_to (message_id) "
+            "for threading, and files (absolute paths) to attach images or other files. Long texts are split "
+            "into several messages."
+        ),
+        input_schema=reply_schema(
+            reply_to=REPLY_TO_HINT,
+            files=(
+                "Absolute file paths to attach. Images send as photos (inline preview); other types as "
+                "documents. Max 50MB each."
+            ),
+            format=FORMAT_SCHEMA,
+        ),
+    )(runtime.delegate(lambda telegram: telegram.tools.reply))
+    channel.tool(
+        name="react",
+        description=(
+            "Add an emoji reaction to a Telegram message. Telegram only accepts a fixed set of reaction emoji "
+            f"({REACTION_EXAMPLES} ...); others are refused."
+        ),
+        input_schema=REACT_SCHEMA,
+    )(runtime.delegate(lambda telegram: telegram.tools.react))
+    channel.tool(
+        name="edit_message",
+        description=(
+            "Edit a message the bot sent earlier. Useful for interim progress updates. Edits don't trigger push "
+            "notifications — send a new reply when a long task completes so the user's device pings."
+        ),
+        input_schema=edit_schema(format=FORMAT_SCHEMA),
+    )(runtime.delegate(lambda telegram: telegram.tools.edit_message))
+    channel.tool(
+        name="download_attachment",
+        description=(
+            "Download a file attachment from a Telegram message to the local inbox. Use when the inbound "
+            "<channel> meta shows attachment_file_id. Returns the local file path ready to Read. Telegram caps "
+            "bot downloads at 20MB."
+        ),
+        input_schema=object_schema({"file_id": string("The attachment_file_id from inbound meta")}),
+    )(runtime.delegate(lambda telegram: telegram.tools.download_attachment))
