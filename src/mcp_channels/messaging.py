@@ -12,6 +12,7 @@ Claude."), the texts and button protocol of permission prompts, and the ``reply`
 from __future__ import annotations
 
 import asyncio
+import functools
 import importlib
 import json
 import logging
@@ -403,6 +404,10 @@ class ChatBridge:
             self.channel.log.warning("%s failed: %s", what, exc)
 
 
+#: A tool as declared to Claude Code: name, description, input schema.
+ToolDeclaration = tuple[str, str, dict[str, Any]]
+
+
 class DeferredRuntime(Generic[R]):
     """A chat channel's platform objects, made only after the server has answered ``initialize``.
 
@@ -448,6 +453,12 @@ class DeferredRuntime(Generic[R]):
 
         return handler
 
+    def declare_tools(self, owner: Callable[[R], object], declarations: Iterable[ToolDeclaration]) -> None:
+        """Declare tools now; each one calls the method of its name on ``owner(runtime)`` once made."""
+        for name, description, schema in declarations:
+            method: Callable[[R], Callable[..., Awaitable[Any]]] = functools.partial(_method_of, owner, name)
+            self.channel.tool(name=name, description=description, input_schema=schema)(self.delegate(method))
+
     def task(self, name: str, loop: Callable[[R], Awaitable[None]]) -> None:
         """Run ``loop(runtime)`` as the adapter task ``name`` once the runtime is made.
 
@@ -461,3 +472,8 @@ class DeferredRuntime(Generic[R]):
 
         run.__name__ = name
         self.channel.task(run)
+
+
+def _method_of(owner: Callable[[Any], object], name: str, runtime: Any) -> Callable[..., Awaitable[Any]]:
+    method: Callable[..., Awaitable[Any]] = getattr(owner(runtime), name)
+    return method

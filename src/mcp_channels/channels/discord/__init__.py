@@ -62,7 +62,7 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
         return DiscordChannel(channel, settings, store)
 
     runtime = DeferredRuntime(channel, f"{__name__}._channel", make)
-    declare_tools(channel, runtime)
+    declare_tools(runtime)
     runtime.task("connect", lambda connection: connection.connect())
     runtime.task("deliver", lambda connection: connection.deliver())
     runtime.task("greet_approved", lambda connection: connection.greet_approved())

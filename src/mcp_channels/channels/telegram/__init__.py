@@ -83,7 +83,7 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
         return TelegramRuntime(channel, store, token, api_base, directory)
 
     runtime = DeferredRuntime(channel, f"{__name__}._runtime", make)
-    declare_tools(channel, runtime)
+    declare_tools(runtime)
     runtime.task("receive_messages", lambda telegram: telegram.receive_messages())
     runtime.task("confirm_pairings", lambda telegram: telegram.confirm_pairings())
     channel.on_permission_request(runtime.delegate(lambda telegram: telegram.relay_permission))

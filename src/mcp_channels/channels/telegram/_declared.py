@@ -11,8 +11,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Final
 
 from ..._schema import object_schema, string
-from ...messaging import REACT_SCHEMA, REPLY_TO_HINT, DeferredRuntime, edit_schema, reply_schema
-from ...server import ChannelServer
+from ...messaging import REACT_SCHEMA, REPLY_TO_HINT, DeferredRuntime, ToolDeclaration, edit_schema, reply_schema
 
 if TYPE_CHECKING:
     from ._runtime import TelegramRuntime
@@ -33,16 +32,13 @@ FORMAT_SCHEMA: Final = string(
 )
 
 
-def declare_tools(channel: ChannelServer, runtime: DeferredRuntime[TelegramRuntime]) -> None:
-    """``reply``, ``react``, ``edit_message`` and ``download_attachment``, answered once the bot is up."""
-    channel.tool(
-        name="reply",
-        description=(
-            "Reply on Telegram. Pass chat_id from the inbound message. Optionally pass reply_to (message_id) "
-            "for threading, and files (absolute paths) to attach images or other files. Long texts are split "
-            "into several messages."
-        ),
-        input_schema=reply_schema(
+TOOLS: Final[tuple[ToolDeclaration, ...]] = (
+    (
+        "reply",
+        "Reply on Telegram. Pass chat_id from the inbound message. Optionally pass reply_to (message_id) "
+        "for threading, and files (absolute paths) to attach images or other files. Long texts are split "
+        "into several messages.",
+        reply_schema(
             reply_to=REPLY_TO_HINT,
             files=(
                 "Absolute file paths to attach. Images send as photos (inline preview); other types as "
@@ -50,29 +46,29 @@ def declare_tools(channel: ChannelServer, runtime: DeferredRuntime[TelegramRunti
             ),
             format=FORMAT_SCHEMA,
         ),
-    )(runtime.delegate(lambda telegram: telegram.tools.reply))
-    channel.tool(
-        name="react",
-        description=(
-            "Add an emoji reaction to a Telegram message. Telegram only accepts a fixed set of reaction emoji "
-            f"({REACTION_EXAMPLES} ...); others are refused."
-        ),
-        input_schema=REACT_SCHEMA,
-    )(runtime.delegate(lambda telegram: telegram.tools.react))
-    channel.tool(
-        name="edit_message",
-        description=(
-            "Edit a message the bot sent earlier. Useful for interim progress updates. Edits don't trigger push "
-            "notifications — send a new reply when a long task completes so the user's device pings."
-        ),
-        input_schema=edit_schema(format=FORMAT_SCHEMA),
-    )(runtime.delegate(lambda telegram: telegram.tools.edit_message))
-    channel.tool(
-        name="download_attachment",
-        description=(
-            "Download a file attachment from a Telegram message to the local inbox. Use when the inbound "
-            "<channel> meta shows attachment_file_id. Returns the local file path ready to Read. Telegram caps "
-            "bot downloads at 20MB."
-        ),
-        input_schema=object_schema({"file_id": string("The attachment_file_id from inbound meta")}),
-    )(runtime.delegate(lambda telegram: telegram.tools.download_attachment))
+    ),
+    (
+        "react",
+        "Add an emoji reaction to a Telegram message. Telegram only accepts a fixed set of reaction emoji "
+        f"({REACTION_EXAMPLES} ...); others are refused.",
+        REACT_SCHEMA,
+    ),
+    (
+        "edit_message",
+        "Edit a message the bot sent earlier. Useful for interim progress updates. Edits don't trigger push "
+        "notifications — send a new reply when a long task completes so the user's device pings.",
+        edit_schema(format=FORMAT_SCHEMA),
+    ),
+    (
+        "download_attachment",
+        "Download a file attachment from a Telegram message to the local inbox. Use when the inbound "
+        "<channel> meta shows attachment_file_id. Returns the local file path ready to Read. Telegram caps "
+        "bot downloads at 20MB.",
+        object_schema({"file_id": string("The attachment_file_id from inbound meta")}),
+    ),
+)
+
+
+def declare_tools(runtime: DeferredRuntime[TelegramRuntime]) -> None:
+    """``reply``, ``react``, ``edit_message`` and ``download_attachment``, answered once the bot is up."""
+    runtime.declare_tools(lambda telegram: telegram.tools, TOOLS)
