@@ -32,7 +32,7 @@ from .access import (
     epoch_ms,
 )
 from .state import credential, mask_secret, read_env_file, set_env_key, state_dir
-from .text import CHUNK_MODES, pattern_error
+from .text import CHUNK_MODES, MESSAGE_LIMITS, pattern_error
 
 ALL_SETTINGS: Final = ("ackReaction", "replyToMode", "textChunkLimit", "chunkMode", "mentionPatterns")
 MAX_ACK_REACTION: Final = 64
@@ -56,7 +56,7 @@ class ChannelProfile:
 PROFILES: Final = {
     "telegram": ChannelProfile(
         "telegram",
-        chunk_cap=4096,
+        chunk_cap=MESSAGE_LIMITS["telegram"],
         token_key="TELEGRAM_BOT_TOKEN",
         token_format=r"\d+:[A-Za-z0-9_-]{30,}",
         token_hint="from @BotFather, like 123456789:AAH...",
@@ -64,14 +64,14 @@ PROFILES: Final = {
     ),
     "discord": ChannelProfile(
         "discord",
-        chunk_cap=2000,
+        chunk_cap=MESSAGE_LIMITS["discord"],
         token_key="DISCORD_BOT_TOKEN",
         token_format=r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+",
         token_hint="from the Developer Portal → Bot → Reset Token, like MTIz...",
     ),
     "imessage": ChannelProfile(
         "imessage",
-        chunk_cap=10000,
+        chunk_cap=MESSAGE_LIMITS["imessage"],
         default_dm_policy="allowlist",
         settable=("textChunkLimit", "chunkMode", "mentionPatterns"),
         id_hint="<handle>",

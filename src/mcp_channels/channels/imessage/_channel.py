@@ -25,7 +25,7 @@ from ...messaging import ChatBridge, Incoming, reply_schema
 from ...outbound import MB, assert_chat_allowed, check_files
 from ...server import ChannelServer, FatalError, PermissionRequest, ToolError
 from ...state import float_setting, state_dir
-from ...text import chunk
+from ...text import MESSAGE_LIMITS, chunk
 from . import _history
 from ._chatdb import (
     POLL_BATCH,
@@ -41,7 +41,7 @@ from ._echo import ATTACHMENT_KEY, EchoFilter
 from ._osascript import Osascript, SendError
 
 NAME: Final = "imessage"
-TEXT_CHUNK_CAP: Final = 10_000
+TEXT_CHUNK_CAP: Final = MESSAGE_LIMITS[NAME]
 MAX_ATTACHMENT_BYTES: Final = 100 * MB
 SIGNATURE: Final = "\nSent by Claude"
 DEFAULT_POLL_INTERVAL: Final = 1.0

@@ -12,13 +12,14 @@ from typing import TYPE_CHECKING, Final
 
 from ..._schema import object_schema, string
 from ...messaging import REACT_SCHEMA, REPLY_TO_HINT, DeferredRuntime, ToolDeclaration, edit_schema, reply_schema
+from ...text import MESSAGE_LIMITS
 
 if TYPE_CHECKING:
     from ._runtime import TelegramRuntime
 
 DEFAULT_API_BASE: Final = "https://api.telegram.org"
 #: Telegram's limit on one message's text, in UTF-16 units after the markup is removed.
-MESSAGE_LIMIT: Final = 4096
+MESSAGE_LIMIT: Final = MESSAGE_LIMITS["telegram"]
 REACTION_EXAMPLES: Final = "👍 👎 ❤ 🔥 👀 🎉 🙏 👌 😁 🤔 🤯 😢 💯 🏆 🤝 ✍ 👏 😎"
 
 FORMATS: Final = ("text", "markdown", "markdownv2")
