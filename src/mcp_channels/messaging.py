@@ -229,10 +229,6 @@ class TypingIndicator:
         if task is not None:
             task.cancel()
 
-    def stop_all(self) -> None:
-        for chat_id in list(self._tasks):
-            self.stop(chat_id)
-
     async def _keep(self, chat_id: str) -> None:
         deadline = time.monotonic() + self._limit
         try:
