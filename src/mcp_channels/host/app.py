@@ -430,7 +430,7 @@ class _UsageError(Exception):
 def _parse_json_object(raw: str) -> dict[str, Any]:
     try:
         value = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise _UsageError(f"not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise _UsageError("arguments must be a JSON object")
