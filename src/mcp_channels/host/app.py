@@ -131,6 +131,7 @@ class Host:
             reason=decision.reason,
             tools=tools,
             permission_relay=relay,
+            instructions=connection.instructions,
         )
         self._watch_exit(connection)
 
