@@ -270,7 +270,7 @@ async def test_console_commands_report_usage_errors(relay_host: HostProcess) -> 
 async def test_an_event_sent_on_initialized_is_lost_as_in_claude_code(tmp_path: Path) -> None:
     host = await run_host(
         tmp_path, {"s": scripted(SCRIPTED_EAGER="1", SCRIPTED_EVENTS=[{"content": "in time"}])},
-        "--dangerously-load-development-channels", "server:s", "--registration-delay", "1000",
+        "--dangerously-load-development-channels", "server:s", "--registration-delay", "2000",
     )  # fmt: skip
     try:
         await host.call("s", "send", {})

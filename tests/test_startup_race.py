@@ -16,6 +16,9 @@ SAMPLES = Path(__file__).resolve().parent / "sample_channels"
 BURST = 200
 #: Claude Code's slowest registration seen, so a server that sends too early surely loses events.
 WORST_REGISTRATION_MS = "60"
+#: Far longer, where a test needs an event sent on notifications/initialized to be read before
+#: registration however slow this machine is.
+LATE_REGISTRATION_MS = "2000"
 
 
 async def wait_until_accepting(port: int, timeout: float = 15.0) -> None:
@@ -63,7 +66,7 @@ async def test_a_server_that_sends_on_tools_list_loses_its_events_in_the_host(tm
     config = write_mcp_config(tmp_path, scripted(SCRIPTED_AFTER_LIST="1", SCRIPTED_EVENTS='[{"content": "too early"}]'))
     host = await HostProcess(
         ["--mcp-config", str(config), "--dangerously-load-development-channels", "server:s",
-         "--registration-delay", "1000"],
+         "--registration-delay", LATE_REGISTRATION_MS],
     ).start()  # fmt: skip
     try:
         lost = await host.wait_type("event_lost")
