@@ -391,10 +391,10 @@ def webhook_mode(settings: Settings, args: argparse.Namespace) -> tuple[str, boo
     targets, met = judge(mine, theirs, "webhook", "Bun")
     notes = [
         load_note(mine, theirs, "Bun"),
-        "`cold_first_event_ms`: our server holds events until the host's first `tools/list`, or 1 s after "
-        "`notifications/initialized` (Claude Code's registration race, host-protocol.md §1); chanbench's "
-        "cold-start phase never lists tools, so ours includes that 1 s. The Bun example sends at once "
-        "(and would lose events sent in the race).",
+        "`cold_first_event_ms`: our server holds events until 1 s after `notifications/initialized`, "
+        "because Claude Code installs its channel handler 5-60 ms after it and drops what it reads before "
+        "(its `tools/list` comes at once and is no signal), so ours includes that 1 s. The Bun example "
+        "sends at once (and would lose events sent in the race).",
     ]
     return compose(settings, "webhook: mcp-channels vs the Bun reference", table, targets, notes), met
 

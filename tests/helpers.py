@@ -114,10 +114,14 @@ class HostProcess:
                         return line
                 await self._changed.wait()
 
-    async def wait_count(self, kind: str, count: int, *, timeout: float = DEFAULT_TIMEOUT) -> list[dict[str, Any]]:
+    async def wait_count(
+        self, kind: str | tuple[str, ...], count: int, *, timeout: float = DEFAULT_TIMEOUT
+    ) -> list[dict[str, Any]]:
+        """All messages of ``kind`` (or of any of several kinds), once there are ``count`` or more."""
+        kinds = (kind,) if isinstance(kind, str) else kind
         async with asyncio.timeout(timeout), self._changed:
             while True:
-                found = [m for m in self.messages if m.get("type") == kind]
+                found = [m for m in self.messages if m.get("type") in kinds]
                 if len(found) >= count:
                     return found
                 await self._changed.wait()

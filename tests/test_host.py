@@ -171,6 +171,7 @@ async def test_events_claude_code_would_drop_are_reported_not_rendered(tmp_path:
         tmp_path, {"s": scripted(SCRIPTED_EVENTS=events)}, "--dangerously-load-development-channels", "server:s"
     )
     try:
+        await host.call("s", "send", {})
         last = await host.wait_for(lambda m: m.get("type") == "event" and m["content"] == "last")
         rendered = [m["rendered"] for m in host.of_type("event")]
         assert rendered == ['<channel source="s" ok="1">\nfine\n</channel>', last["rendered"]]
@@ -187,6 +188,7 @@ async def test_events_claude_code_would_drop_are_reported_not_rendered(tmp_path:
 async def test_events_from_unregistered_servers_are_ignored(tmp_path: Path) -> None:
     host = await run_host(tmp_path, {"s": scripted(SCRIPTED_EVENTS=[{"content": "x"}])})
     try:
+        await host.call("s", "send", {})
         ignored = await host.wait_type("event_ignored")
         assert ignored["server"] == "s" and host.of_type("event") == []
     finally:
@@ -268,9 +270,10 @@ async def test_console_commands_report_usage_errors(relay_host: HostProcess) -> 
 async def test_an_event_sent_on_initialized_is_lost_as_in_claude_code(tmp_path: Path) -> None:
     host = await run_host(
         tmp_path, {"s": scripted(SCRIPTED_EAGER="1", SCRIPTED_EVENTS=[{"content": "in time"}])},
-        "--dangerously-load-development-channels", "server:s",
+        "--dangerously-load-development-channels", "server:s", "--registration-delay", "2000",
     )  # fmt: skip
     try:
+        await host.call("s", "send", {})
         await host.wait_for(lambda m: m.get("type") == "event" and m["content"] == "in time")
         assert host.of_type("event_lost")[0]["server"] == "s"
         assert [m["content"] for m in host.of_type("event")] == ["in time"]

@@ -29,7 +29,7 @@ import yaml
 import mcp_channels
 from fakes.discord_api import FakeDiscord
 from fakes.telegram_api import FakeTelegram
-from helpers import PYTHON, REPO, HostProcess, RawServer, free_port
+from helpers import PYTHON, REPO, HostProcess, RawServer, free_port, http_request
 from imessage_fixtures import ChatDbBuilder
 from mcp_channels._cli_access import access_command, configure_command
 from mcp_channels._cli_doctor import MARKETPLACE
@@ -397,6 +397,33 @@ async def test_every_plugin_registers_through_the_host(
             assert server["permission_relay"] is (channel != "webhook")  # our fakechat relays too
         assert "reply" in servers["plugin:telegram:telegram"]["tools"]
         assert servers["plugin:webhook:webhook"]["tools"] == ["status"]
+    finally:
+        await host.stop()
+
+
+async def test_a_plugin_event_is_tagged_with_the_plugin_server_name_and_every_instruction_says_so(
+    tmp_path: Path, platforms: tuple[FakeTelegram, FakeDiscord]
+) -> None:
+    """Claude Code names a plugin's server ``plugin:<plugin>:<server>``, and so the tag's source."""
+    env = plugin_env(tmp_path, *platforms)
+    args: list[str] = []
+    for channel in CHANNELS:
+        args += ["--plugin-dir", str(PLUGINS / channel)]
+    args += ["--dangerously-load-development-channels", *(f"plugin:{c}@{MARKETPLACE}" for c in CHANNELS)]
+    host = await HostProcess(args, env=env, cwd=tmp_path).start()
+    try:
+        await host.wait_type("ready", timeout=30)
+        for server in host.of_type("server"):
+            channel = server["server"].rpartition(":")[2]
+            assert f'<channel source="{channel}" ' in server["instructions"], server["server"]
+            assert f'source="plugin:{channel}:{channel}"' in server["instructions"], server["server"]
+        port = int(env["WEBHOOK_PORT"])
+        await host.wait_stderr(f"listening on http://127.0.0.1:{port}")
+        status, _, _ = await http_request(port, "POST", "/ci", b"build failed")
+        assert status == 202
+        event = await host.wait_type("event", timeout=30)
+        assert event["server"] == "plugin:webhook:webhook"
+        assert event["rendered"].startswith('<channel source="plugin:webhook:webhook" path="/ci" method="POST"')
     finally:
         await host.stop()
 

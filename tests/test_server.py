@@ -118,27 +118,56 @@ async def test_push_stringifies_meta(server: RawServer) -> None:
     assert event["params"] == {"content": "x", "meta": {"n": "5", "ok": "true"}}
 
 
-async def test_events_before_ready_are_held_then_sent_in_order_after_tools_list() -> None:
+async def test_events_before_ready_are_held_a_second_after_initialized_even_when_tools_are_listed() -> None:
+    """Claude Code lists tools in the same millisecond as ``initialized``, before it can take events."""
     srv = await sample(SAMPLE_PUSH_AT_START="50").start()
     try:
+        started = time.monotonic()  # before notifications/initialized is sent
         await srv.handshake()
         list_response = await srv.request("tools/list")
         await srv.wait_for(lambda m: m.get("params", {}).get("meta", {}).get("seq") == "49")
         order = srv.messages()
         events = [m for m in order if m.get("method") == "notifications/claude/channel"]
+        first_at = time.monotonic()
         assert order.index(list_response) < order.index(events[0]), "held events come after the tools/list answer"
         assert [e["params"]["meta"]["seq"] for e in events] == [str(i) for i in range(50)]
+        assert first_at - started >= 1.0
     finally:
         await srv.stop()
 
 
-async def test_events_are_released_a_second_after_initialized_without_tools_list() -> None:
-    srv = await sample(SAMPLE_PUSH_AT_START="1").start()
+@pytest.mark.parametrize(
+    ("setting", "held_for", "warning"),
+    [
+        (None, 1.0, None),
+        ("1500", 1.5, None),
+        ("soon", 1.0, "MCP_CHANNELS_READY_DELAY_MS='soon' is not a number of milliseconds from 0 to 60000"),
+    ],
+)
+async def test_the_hold_after_initialized_can_be_set_in_milliseconds(
+    setting: str | None, held_for: float, warning: str | None
+) -> None:
+    env = {"SAMPLE_PUSH_AT_START": "1"} | ({"MCP_CHANNELS_READY_DELAY_MS": setting} if setting else {})
+    srv = await sample(**env).start()
+    try:
+        started = time.monotonic()
+        await srv.handshake()
+        await srv.wait_for(lambda m: m.get("method") == "notifications/claude/channel", timeout=10)
+        assert time.monotonic() - started >= held_for
+        if warning:
+            await srv.wait_stderr(warning)
+    finally:
+        await srv.stop()
+
+
+async def test_shutdown_before_the_host_is_ready_reports_the_held_events() -> None:
+    srv = await sample(SAMPLE_PUSH_AT_START="3", MCP_CHANNELS_READY_DELAY_MS="60000").start()
     try:
         await srv.handshake()
-        started = time.monotonic()
-        await srv.wait_for(lambda m: m.get("method") == "notifications/claude/channel", timeout=5)
-        assert 0.8 <= time.monotonic() - started < 3
+        await srv.close_stdin()
+        assert await srv.wait_exit() == 0
+        assert b"3 event(s) were never delivered: the host was not ready" in srv.stderr
+        assert not any(m.get("method") == "notifications/claude/channel" for m in srv.messages())
     finally:
         await srv.stop()
 

@@ -41,7 +41,22 @@ def _host_parser() -> argparse.ArgumentParser:
     parser.add_argument(
         "--keep-running", action="store_true", help="keep running after the commands end (until Ctrl-C)"
     )
+    parser.add_argument(
+        "--registration-delay", type=_milliseconds, default=None, metavar="MS",
+        help="register each channel MS ms after notifications/initialized (default: 5-60 ms at random, as Claude Code)",
+    )  # fmt: skip
     return parser
+
+
+def _milliseconds(text: str) -> float:
+    """A delay in milliseconds from the command line, as seconds."""
+    try:
+        value = float(text)
+    except ValueError:
+        value = -1.0
+    if not 0 <= value <= 60_000:
+        raise argparse.ArgumentTypeError(f"expected milliseconds from 0 to 60000, not {text!r}")
+    return value / 1000
 
 
 def _load_specs(config: Path | None, plugin_dirs: Sequence[Path]) -> list[ServerSpec]:
@@ -83,6 +98,7 @@ def host_command(argv: Sequence[str]) -> int:
         script=options.script,
         keep_running=options.keep_running,
         read_stdin=not options.no_stdin,
+        registration_delay=options.registration_delay,
     )
     return asyncio.run(Host(host_options).run())
 

@@ -163,7 +163,7 @@ class Peer:
             return
         try:
             message = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             self._log.warning("unparseable line from peer (%d bytes)", len(line))
             self._send_error(None, JsonRpcError(PARSE_ERROR, "Parse error"))
             return

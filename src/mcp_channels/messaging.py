@@ -76,7 +76,7 @@ def permission_details_text(request: PermissionRequest) -> str:
     """The "See more" expansion: every field, the input pretty-printed when it is JSON."""
     try:
         pretty = json.dumps(json.loads(request.input_preview), indent=2, ensure_ascii=False)
-    except ValueError:
+    except (ValueError, RecursionError):  # not JSON, or nested deeper than the parser goes
         pretty = request.input_preview
     return (
         f"{permission_prompt_text(request.tool_name)}\n\n"

@@ -6,9 +6,11 @@ protocol duty Claude Code imposes on a channel server:
 
 * it answers Claude Code's ``server/discover`` probe with "method not found" and serves the
   ``initialize`` handshake at 2025-11-25, the only era in which channels are delivered;
-* it holds events pushed before the host has installed its channel handler (the registration race
-  of ``host-protocol.md`` §1) and sends them, in order, after the first ``tools/list`` or one
-  second after ``notifications/initialized``;
+* it holds events pushed before the host can have installed its channel handler and sends them,
+  in order, one second (:data:`READY_DELAY`) after ``notifications/initialized``: Claude Code
+  installs that handler 5-60 ms after the notification, drops whatever it reads before, and says
+  nothing when it is done (its ``tools/list`` comes in the same millisecond as the notification,
+  so it is no signal);
 * it validates what is pushed, so an event Claude Code would drop whole is refused loudly here;
 * it routes permission requests to the channel and sends its verdicts back;
 * it exits cleanly within two seconds of stdin EOF or a signal, and at once, non-zero, with a
@@ -53,8 +55,15 @@ from .protocol import (
     validate_meta,
 )
 
-#: How long events are held after ``notifications/initialized`` when no ``tools/list`` comes.
-READY_FALLBACK_DELAY: Final = 1.0
+#: How long events are held after ``notifications/initialized``, in seconds. Claude Code 2.1.332
+#: installs its channel handler 5-60 ms after that notification (later on a loaded machine) and
+#: silently drops an event it reads before; a fixed margin well past the worst delay seen is the
+#: only safe rule, because nothing on the wire marks the moment.
+READY_DELAY: Final = 1.0
+#: Overrides :data:`READY_DELAY`, in milliseconds, for a host known to register sooner or later.
+READY_DELAY_ENV: Final = "MCP_CHANNELS_READY_DELAY_MS"
+#: The largest override accepted; more would look like a hung channel.
+READY_DELAY_MAX_MS: Final = 60_000
 #: Budget for adapter tasks to stop after stdin EOF or a signal (the whole exit stays under 2 s).
 SHUTDOWN_GRACE: Final = 1.5
 
@@ -242,11 +251,7 @@ class ChannelServer:
             done.set_result(None)
 
     def _become_ready(self) -> None:
-        if self._ready:
-            return
         self._ready = True
-        if self._ready_timer is not None:
-            self._ready_timer.cancel()
         if self._held:
             self.log.debug("host ready: sending %d held event(s)", len(self._held))
         while self._held:
@@ -277,8 +282,6 @@ class ChannelServer:
         if method == METHOD_INITIALIZE:
             return self._initialize_result(params)
         if method == METHOD_TOOLS_LIST:
-            # Scheduled, so the answer is written before any held event.
-            asyncio.get_running_loop().call_soon(self._become_ready)
             return {"tools": [tool.to_json() for tool in self._tools.values()]}
         if method == METHOD_TOOLS_CALL:
             return await self._call_tool(params)
@@ -302,8 +305,9 @@ class ChannelServer:
     def _on_notification(self, method: str, params: Any) -> None:
         if method == METHOD_INITIALIZED:
             self._initialized = True
-            if not self._ready and self._ready_timer is None:
-                self._ready_timer = asyncio.get_running_loop().call_later(READY_FALLBACK_DELAY, self._become_ready)
+            if self._ready_timer is None:
+                delay = _ready_delay(os.environ, self.log)
+                self._ready_timer = asyncio.get_running_loop().call_later(delay, self._become_ready)
         elif method == METHOD_PERMISSION_REQUEST:
             self._take_permission_request(params)
         else:
@@ -456,6 +460,28 @@ class ChannelServer:
         with contextlib.suppress(Exception):
             sys.stderr.flush()
         os._exit(status)
+
+
+def _ready_delay(environ: Mapping[str, str], log: logging.Logger) -> float:
+    """Seconds to hold events after ``notifications/initialized``: :data:`READY_DELAY`, or the
+    ``MCP_CHANNELS_READY_DELAY_MS`` override when it is a number of milliseconds in range."""
+    raw = environ.get(READY_DELAY_ENV, "").strip()
+    if not raw:
+        return READY_DELAY
+    try:
+        milliseconds = float(raw)
+    except ValueError:
+        milliseconds = -1.0
+    if not 0 <= milliseconds <= READY_DELAY_MAX_MS:
+        log.warning(
+            "%s=%r is not a number of milliseconds from 0 to %d; holding events %d ms",
+            READY_DELAY_ENV,
+            raw,
+            READY_DELAY_MAX_MS,
+            READY_DELAY * 1000,
+        )
+        return READY_DELAY
+    return milliseconds / 1000
 
 
 def _may_exceed_line_limit(params: dict[str, Any]) -> bool:

@@ -47,7 +47,8 @@ REPLAY_MEMORY: Final = 10_000
 QUEUED: Final = _http1.Response.text(202, "queued")
 
 INSTRUCTIONS: Final = (
-    'Events from the webhook channel arrive as <channel source="webhook" path="..." method="...">, '
+    'Events from the webhook channel arrive as <channel source="webhook" path="..." method="..."> '
+    '(source="plugin:webhook:webhook" when installed as a plugin), '
     "one per HTTP POST received on 127.0.0.1 (CI results, monitoring alerts, GitHub events). The "
     "tag body is the request body; attributes carry the path, the method and notable headers "
     "(github_event, delivery_id, content_type). Read and act on them; no reply is expected and "

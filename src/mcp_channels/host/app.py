@@ -10,12 +10,13 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
+import random
 import shlex
 import signal
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Final
 
 from .. import _pipes
 from ..jsonrpc import ConnectionClosed, JsonRpcError
@@ -35,8 +36,11 @@ from .gate import ChannelEntry, Decision, ManagedSettings, decide
 from .relay import PendingPermission, PermissionRelay
 from .report import Reporter
 
-#: How long after ``initialize`` the host registers a channel, like Claude Code (host-protocol §1).
-REGISTRATION_DELAY = 0.02
+#: How long after ``notifications/initialized`` Claude Code installs its channel handler, in
+#: seconds: 5-40 ms on an idle machine, up to 60 ms on a loaded one. Unless told a fixed delay, the
+#: host draws one from this range per server, so a server that sends too early loses events here
+#: as it would there.
+REGISTRATION_DELAY_RANGE: Final = (0.005, 0.060)
 
 HELP = """commands:
   /call <server> <tool> [json arguments]     call a tool on a server
@@ -57,6 +61,8 @@ class HostOptions:
     script: Path | None = None
     keep_running: bool = False
     read_stdin: bool = True
+    #: Seconds from ``notifications/initialized`` to registration; None draws a realistic one.
+    registration_delay: float | None = None
 
 
 class Host:
@@ -65,6 +71,7 @@ class Host:
         self.report = reporter or Reporter(json_mode=options.json_mode)
         self.connections: dict[str, ServerConnection] = {}
         self.decisions: dict[str, Decision] = {}
+        self._registers_at: dict[str, float] = {}  # loop time at which each channel handler exists
         self.failed: set[str] = set()
         self.relay = PermissionRelay()
         self.events = 0
@@ -84,9 +91,10 @@ class Host:
         try:
             await connection.start()
             await connection.initialize()
-            # Claude Code installs its channel handler 15-40 ms after the handshake; an event a
-            # server sends before then is lost there, and is reported lost here.
-            await asyncio.sleep(REGISTRATION_DELAY)
+            # Claude Code sends tools/list with notifications/initialized and installs its channel
+            # handler a few ms later; an event it reads before then is lost there, and here.
+            loop = asyncio.get_running_loop()
+            registers_at = (connection.initialized_at or loop.time()) + self._registration_delay()
             decision = decide(
                 spec.name,
                 capabilities=connection.capabilities,
@@ -96,7 +104,8 @@ class Host:
                 settings=self.options.settings,
             )
             self.decisions[spec.name] = decision
-            await connection.list_tools()
+            self._registers_at[spec.name] = registers_at
+            await asyncio.gather(connection.list_tools(), asyncio.sleep(registers_at - loop.time()))
         except (ConnectionError, ConnectionClosed, JsonRpcError, TimeoutError) as exc:
             reason = str(exc) or type(exc).__name__
             self.failed.add(spec.name)
@@ -122,6 +131,7 @@ class Host:
             reason=decision.reason,
             tools=tools,
             permission_relay=relay,
+            instructions=connection.instructions,
         )
         self._watch_exit(connection)
 
@@ -139,6 +149,11 @@ class Host:
 
         asyncio.get_running_loop().create_task(watch())
 
+    def _registration_delay(self) -> float:
+        if self.options.registration_delay is not None:
+            return self.options.registration_delay
+        return random.uniform(*REGISTRATION_DELAY_RANGE)
+
     def _registered(self, name: str) -> bool:
         decision = self.decisions.get(name)
         return decision is not None and decision.registered
@@ -154,7 +169,8 @@ class Host:
 
     def _on_event(self, connection: ServerConnection, params: Any) -> None:
         name = connection.name
-        if name not in self.decisions:
+        registers_at = self._registers_at.get(name)
+        if registers_at is None or asyncio.get_running_loop().time() < registers_at:
             self.report.emit(
                 "event_lost",
                 f"! {name}: event arrived before the channel was registered (Claude Code loses it)",
@@ -415,7 +431,7 @@ class _UsageError(Exception):
 def _parse_json_object(raw: str) -> dict[str, Any]:
     try:
         value = json.loads(raw)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:
         raise _UsageError(f"not valid JSON: {exc}") from None
     if not isinstance(value, dict):
         raise _UsageError("arguments must be a JSON object")

@@ -2,9 +2,9 @@
 
 Claude Code 2.1.332 first sends a ``server/discover`` probe for the 2026-07-28 era (3 s timeout).
 A channel server must refuse it (-32601) or ignore it; the host then runs the ``initialize``
-handshake at 2025-11-25, sends ``notifications/initialized`` and calls ``tools/list``. A server
-that accepts the probe lands in the "modern" era, where channels are refused; this host records
-that so the gate can say so.
+handshake at 2025-11-25, and sends ``notifications/initialized`` and ``tools/list`` in the same
+millisecond. A server that accepts the probe lands in the "modern" era, where channels are
+refused; this host records that so the gate can say so.
 """
 
 from __future__ import annotations
@@ -99,6 +99,7 @@ class ServerConnection:
         self.protocol_version: str | None = None
         self.modern_era = False
         self.tools: list[dict[str, Any]] = []
+        self.initialized_at: float | None = None
 
     async def _on_request(self, method: str, params: Any) -> Any:
         # Claude Code offers the server nothing (no sampling, roots or elicitation) in this role.
@@ -143,8 +144,8 @@ class ServerConnection:
     async def initialize(self) -> None:
         """Probe, then ``initialize`` and ``notifications/initialized``, as Claude Code does.
 
-        Claude Code installs its channel handler right after this (15-40 ms later), before the
-        tool list comes back; the host decides the gate at the same point.
+        :attr:`initialized_at` is taken just before the notification is written, so no reply to
+        it can be stamped earlier: the registration race is timed from there.
         """
         self.modern_era = await self._probe()
         if self.modern_era:
@@ -164,10 +165,11 @@ class ServerConnection:
         self.capabilities = result.get("capabilities") or {}
         self.server_info = result.get("serverInfo") or {}
         self.instructions = result.get("instructions") or ""
+        self.initialized_at = asyncio.get_running_loop().time()
         self.peer.notify(METHOD_INITIALIZED)
 
     async def list_tools(self) -> None:
-        """Fetch the tool list (Claude Code's first request after the handshake)."""
+        """Fetch the tool list (Claude Code's first request, sent with ``notifications/initialized``)."""
         if self.modern_era or "tools" not in self.capabilities:
             return
         listed = await self.peer.request(METHOD_TOOLS_LIST, {}, timeout=HANDSHAKE_TIMEOUT)

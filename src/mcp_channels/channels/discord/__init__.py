@@ -34,7 +34,8 @@ INSTRUCTIONS: Final = (
     "The sender reads Discord, not this session. Anything you want them to see must go through the reply "
     "tool — your transcript output never reaches their chat.\n\n"
     'Messages from Discord arrive as <channel source="discord" chat_id="..." message_id="..." user="..." '
-    'ts="...">. If the tag has attachment_count, the attachments attribute lists name/type/size — call '
+    'ts="..."> (source="plugin:discord:discord" when installed as a plugin). '
+    "If the tag has attachment_count, the attachments attribute lists name/type/size — call "
     "download_attachment(chat_id, message_id) to fetch them, then Read the returned paths. Reply with the "
     "reply tool — pass chat_id back. Use reply_to (set to a message_id) only when replying to an earlier "
     "message; the latest message doesn't need a quote-reply, omit reply_to for normal responses.\n\n"

@@ -28,7 +28,8 @@ def instructions(url: str) -> str:
     return (
         f"The sender reads the fakechat page ({url}), not this session: anything you want them to see "
         "must go through the reply tool. Their messages arrive as "
-        '<channel source="fakechat" chat_id="web" message_id="..." user="web" ts="...">. If the tag has '
+        '<channel source="fakechat" chat_id="web" message_id="..." user="web" ts="..."> '
+        '(source="plugin:fakechat:fakechat" when installed as a plugin). If the tag has '
         "file_path, they uploaded a file: Read it. reply takes text, optional reply_to (a message_id, to "
         "quote it) and files (paths; every one is offered as a download). edit_message changes a message you "
         "sent earlier; edits do not notify, so send a new reply when a long task finishes. Permission prompts "

@@ -193,7 +193,7 @@ class PageServer:
     def _frame(self, tab: _Tab, data: str) -> None:
         try:
             frame = json.loads(data)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
             tab.error("not JSON")
             return
         if not isinstance(frame, dict):

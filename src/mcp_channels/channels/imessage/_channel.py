@@ -56,7 +56,8 @@ INSTRUCTIONS: Final = (
     "The sender reads iMessage, not this session. Anything you want them to see must go through the "
     "reply tool — your transcript output never reaches their phone.\n\n"
     'Messages from iMessage arrive as <channel source="imessage" chat_id="..." message_id="..." user="..." '
-    'ts="...">. If the tag has an image_path attribute, Read that file: it is an image the sender attached '
+    'ts="..."> (source="plugin:imessage:imessage" when installed as a plugin). '
+    "If the tag has an image_path attribute, Read that file: it is an image the sender attached "
     "(attachment_path: another kind of file). Reply with the reply tool, passing chat_id back. reply accepts "
     "files (absolute paths), sent as separate messages after the text. There are no reactions, edits or "
     "threads on iMessage.\n\n"

@@ -35,7 +35,8 @@ INSTRUCTIONS: Final = """\
 The sender reads Telegram, not this session. Anything you want them to see must go through the reply tool — your \
 transcript output never reaches them.
 
-Messages from Telegram arrive as <channel source="telegram" chat_id="..." message_id="..." user="..." ts="...">. If \
+Messages from Telegram arrive as <channel source="telegram" chat_id="..." message_id="..." user="..." ts="..."> \
+(source="plugin:telegram:telegram" when installed as a plugin). If \
 the tag has an image_path attribute, Read that file — it is a photo the sender attached. If the tag has \
 attachment_file_id, call download_attachment with that file_id to fetch the file, then Read the returned path. Reply \
 with the reply tool — pass chat_id back. Use reply_to (set to a message_id) only when replying to an earlier message; \

@@ -60,7 +60,7 @@ class LockHolder:
         try:
             record = json.loads(path.read_text(encoding="utf-8"))
             return cls(int(record["pid"]), str(record["token_hash"]), record.get("started"))
-        except (OSError, ValueError, KeyError, TypeError):
+        except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None
 
     def is_alive_poller(self, token_hash: str) -> bool:
