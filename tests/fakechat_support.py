@@ -2,17 +2,21 @@
 
 ``FakechatHost`` runs ``mcp-channels host --json`` with fakechat enabled as a development
 channel, on a free port and a private state directory, and waits until the page is served.
+``Tab`` is a page's websocket; ``multipart`` and ``upload`` post a message with a file.
 """
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import json
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from helpers import HostProcess, channel_config, free_port, write_mcp_config
+import aiohttp
+
+from helpers import HostProcess, channel_config, free_port, http_request, write_mcp_config
 
 _barriers = itertools.count()
 
@@ -83,3 +87,72 @@ class FakechatHost:
 
     def next_barrier(self) -> str:
         return f"barrier {next(_barriers)}"
+
+
+class Tab:
+    """A page's websocket: collects frames so a test can wait for the one it expects."""
+
+    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
+        self.ws = ws
+        self.frames: list[dict[str, Any]] = []
+
+    async def hello(self) -> dict[str, Any]:
+        """Say hello as the page does: the history comes back, then every entry.
+
+        Returns the hello frame with ``history`` holding the whole history, gathered from its pieces.
+        """
+        await self.send(type="hello")
+        hello = await self.next(lambda f: f["type"] == "hello")
+        piece = hello
+        while piece.get("more"):
+            piece = await self.next(lambda f: f["type"] == "history")
+            hello["history"] += piece["history"]
+        return hello
+
+    async def next(self, predicate: Any, timeout: float = 10) -> dict[str, Any]:
+        for frame in self.frames:
+            if predicate(frame):
+                self.frames.remove(frame)
+                return frame
+        async with asyncio.timeout(timeout):
+            while True:
+                frame = await self.ws.receive_json()
+                if predicate(frame):
+                    return frame
+                self.frames.append(frame)
+
+    async def entry(self, entry_id: str, **fields: Any) -> dict[str, Any]:
+        return await self.next(lambda f: f.get("id") == entry_id and all(f.get(k) == v for k, v in fields.items()))
+
+    async def send(self, **frame: Any) -> None:
+        await self.ws.send_str(json.dumps(frame))
+
+
+def multipart(fields: dict[str, str], file: tuple[str, bytes] | None, boundary: str = "fcboundary") -> bytes:
+    parts = [
+        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
+        for name, value in fields.items()
+    ]
+    if file is not None:
+        name, data = file
+        parts.append(
+            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
+            f"Content-Type: application/octet-stream\r\n\r\n".encode()
+            + data
+            + b"\r\n"
+        )
+    return b"".join(parts) + f"--{boundary}--\r\n".encode()
+
+
+async def upload(
+    chat: FakechatHost, fields: dict[str, str], file: tuple[str, bytes] | None, **headers: str
+) -> tuple[int, bytes]:
+    body = multipart(fields, file)
+    status, _, answer = await http_request(
+        chat.port,
+        "POST",
+        "/upload",
+        body,
+        {"Content-Type": "multipart/form-data; boundary=fcboundary", **headers},
+    )
+    return status, answer

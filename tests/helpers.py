@@ -245,9 +245,10 @@ class RawServer:
                         return message
                 await self._changed.wait()
 
-    async def wait_stderr(self, needle: str, *, timeout: float = DEFAULT_TIMEOUT) -> None:
+    async def wait_stderr(self, needle: str, *, timeout: float = DEFAULT_TIMEOUT, count: int = 1) -> None:
+        """Wait until ``needle`` has been written to stderr ``count`` times."""
         async with asyncio.timeout(timeout), self._changed:
-            while needle.encode() not in self.stderr:
+            while self.stderr.count(needle.encode()) < count:
                 await self._changed.wait()
 
     async def handshake(self, version: str = "2025-11-25") -> dict[str, Any]:

@@ -22,7 +22,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
-from fakechat_support import FakechatHost
+from fakechat_support import FakechatHost, Tab, multipart, upload
 from helpers import PYTHON, RawServer, free_port, http_request
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
@@ -50,37 +50,6 @@ async def chat(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[Fakech
 async def session() -> AsyncIterator[aiohttp.ClientSession]:
     async with aiohttp.ClientSession() as client:
         yield client
-
-
-class Tab:
-    """A page's websocket: collects frames so a test can wait for the one it expects."""
-
-    def __init__(self, ws: aiohttp.ClientWebSocketResponse) -> None:
-        self.ws = ws
-        self.frames: list[dict[str, Any]] = []
-
-    async def hello(self) -> dict[str, Any]:
-        """Say hello as the page does: the history comes back, then every entry."""
-        await self.send(type="hello")
-        return await self.next(lambda f: f["type"] == "hello")
-
-    async def next(self, predicate: Any, timeout: float = 10) -> dict[str, Any]:
-        for frame in self.frames:
-            if predicate(frame):
-                self.frames.remove(frame)
-                return frame
-        async with asyncio.timeout(timeout):
-            while True:
-                frame = await self.ws.receive_json()
-                if predicate(frame):
-                    return frame
-                self.frames.append(frame)
-
-    async def entry(self, entry_id: str, **fields: Any) -> dict[str, Any]:
-        return await self.next(lambda f: f.get("id") == entry_id and all(f.get(k) == v for k, v in fields.items()))
-
-    async def send(self, **frame: Any) -> None:
-        await self.ws.send_str(json.dumps(frame))
 
 
 async def open_tab(session: aiohttp.ClientSession, chat: FakechatHost, **kwargs: Any) -> Tab:
@@ -217,6 +186,18 @@ async def test_bad_frames_get_an_error_and_deliver_nothing(
         assert all(m["request_id"] not in ("abcde", "zzzzz") for m in chat.host.of_type("permission_resolved"))
 
 
+async def test_a_lone_surrogate_does_not_break_a_tab(chat: FakechatHost, session: aiohttp.ClientSession) -> None:
+    """JSON lets "\\ud800" in, and UTF-8 cannot carry it: the frame goes out escaped instead (it
+    used to kill the tab's writer, so the tab heard nothing more)."""
+    async with await session.ws_connect(chat.ws_url) as ws:
+        tab = Tab(ws)
+        await tab.hello()
+        sent = await chat.call("reply", text="half \ud83d a pair")
+        assert (await tab.entry(sent_id(sent)))["text"] == "half \ud83d a pair"
+        after = await chat.call("reply", text="still listening")
+        await tab.entry(sent_id(after))
+
+
 async def test_binary_frames_are_refused(chat: FakechatHost, session: aiohttp.ClientSession) -> None:
     async with await session.ws_connect(chat.ws_url) as ws:
         tab = Tab(ws)
@@ -349,7 +330,8 @@ async def test_edit_message(chat: FakechatHost, session: aiohttp.ClientSession) 
         assert isinstance(frame["edited"], int) and frame["from"] == "assistant"
         unknown = await chat.call("edit_message", message_id="m0-0", text="x")
         assert unknown["is_error"] and unknown["text"] == (
-            "edit_message failed: no message m0-0 in this chat (only messages sent with reply in this session)"
+            "edit_message failed: no message m0-0 in this chat (only messages sent with reply in this session, "
+            "while the history keeps them)"
         )
         await tab.send(id="u-not-yours", text="my own words")
         await tab.entry("u-not-yours")
@@ -358,36 +340,6 @@ async def test_edit_message(chat: FakechatHost, session: aiohttp.ClientSession) 
 
 
 # --------------------------------------------------------------------------- uploads
-
-
-def multipart(fields: dict[str, str], file: tuple[str, bytes] | None, boundary: str = "fcboundary") -> bytes:
-    parts = [
-        f'--{boundary}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n{value}\r\n'.encode()
-        for name, value in fields.items()
-    ]
-    if file is not None:
-        name, data = file
-        parts.append(
-            f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="{name}"\r\n'
-            f"Content-Type: application/octet-stream\r\n\r\n".encode()
-            + data
-            + b"\r\n"
-        )
-    return b"".join(parts) + f"--{boundary}--\r\n".encode()
-
-
-async def upload(
-    chat: FakechatHost, fields: dict[str, str], file: tuple[str, bytes] | None, **headers: str
-) -> tuple[int, bytes]:
-    body = multipart(fields, file)
-    status, _, answer = await http_request(
-        chat.port,
-        "POST",
-        "/upload",
-        body,
-        {"Content-Type": "multipart/form-data; boundary=fcboundary", **headers},
-    )
-    return status, answer
 
 
 def inbox_files(chat: FakechatHost) -> set[Path]:
@@ -789,6 +741,10 @@ async def test_an_unusable_state_directory_stops_the_server_with_a_clear_message
         ({"FAKECHAT_PORT": "eighty"}, "FAKECHAT_PORT='eighty' is not a number"),
         ({"FAKECHAT_PORT": "70000"}, "FAKECHAT_PORT=70000 is out of range (1..65535)"),
         ({"FAKECHAT_MAX_UPLOAD": "0"}, "FAKECHAT_MAX_UPLOAD=0 is out of range"),
+        ({"FAKECHAT_HISTORY_BYTES": "1000"}, "FAKECHAT_HISTORY_BYTES=1000 is out of range (65536.."),
+        ({"FAKECHAT_TAB_BUFFER": "lots"}, "FAKECHAT_TAB_BUFFER='lots' is not a number"),
+        ({"FAKECHAT_MAX_TABS": "0"}, "FAKECHAT_MAX_TABS=0 is out of range"),
+        ({"FAKECHAT_INBOX_QUOTA": "-1"}, "FAKECHAT_INBOX_QUOTA=-1 is out of range"),
     ],
 )
 async def test_a_bad_setting_stops_the_server_with_its_name(env: dict[str, str], message: str) -> None:

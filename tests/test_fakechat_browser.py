@@ -275,6 +275,65 @@ async def test_the_page_reconnects_by_itself_after_a_server_restart(browser: Any
         await chat.stop()
 
 
+@pytest_asyncio.fixture(loop_scope="module", scope="module")
+async def tight(tmp_path_factory: pytest.TempPathFactory) -> AsyncIterator[FakechatHost]:
+    """A fakechat with the smallest tab buffer, a 1 MiB history and a 1 kB inbox."""
+    server = FakechatHost(
+        tmp_path_factory.mktemp("fakechat-tight"),
+        FAKECHAT_TAB_BUFFER=str(64 * 1024),
+        FAKECHAT_HISTORY_BYTES=str(1024 * 1024),
+        FAKECHAT_INBOX_QUOTA="1000",
+    )
+    await server.start()
+    yield server
+    await server.stop()
+
+
+async def test_a_page_that_falls_behind_reconnects_and_catches_up(browser: Any, tight: FakechatHost) -> None:
+    """The page's script is held in the debugger, so Chromium stops reading its socket; the server
+    closes it (1013) and lets go of its backlog, and the page, once running again, reconnects by
+    itself and gets the last reply, which only the history still had."""
+    page = await open_page(browser, tight.url)
+    try:
+        debugger = await page.context.new_cdp_session(page)
+        await debugger.send("Debugger.enable")
+        await debugger.send("Debugger.pause")
+        sent = 0
+        while not any("fell more than 65536 bytes behind" in line for line in tight.host.stderr_lines):
+            sent += 1
+            await tight.call("reply", text=f"burst {sent} " + "y" * (256 * 1024))
+            assert sent < 400, "the page was never closed"
+        await debugger.send("Debugger.resume")
+        # Megabytes of text to draw twice (before the close and from the history): give it time.
+        await playwright_api.expect(message(page, f"burst {sent} ")).to_be_visible(timeout=30_000)
+        await wait_connected(page)
+        start = tight.mark
+        await page.locator("#text").fill("caught up")
+        await page.locator("#text").press("Enter")
+        await tight.event("caught up", start=start)
+    finally:
+        await page.close()
+
+
+async def test_an_upload_past_the_inbox_quota_shows_why_it_was_refused(
+    browser: Any, tight: FakechatHost, tmp_path: Path
+) -> None:
+    page = await open_page(browser, tight.url)
+    try:
+        big = tmp_path / "big.log"
+        big.write_bytes(b"x" * 2000)
+        await page.locator("#file").set_input_files(str(big))
+        start = tight.mark
+        await page.locator("#send").click()
+        refusal = message(page, "big.log").locator(".state.error")
+        await playwright_api.expect(refusal).to_contain_text("the inbox is full")
+        await playwright_api.expect(refusal).to_contain_text("delete files there or raise the quota")
+        await tight.host.wait_stderr("refused POST /upload: 507 the inbox is full")
+        assert not tight.events(start)
+    finally:
+        await page.close()
+
+
 async def test_screenshot_of_a_conversation_with_a_permission_card(
     browser: Any, chat: FakechatHost, tmp_path: Path
 ) -> None:

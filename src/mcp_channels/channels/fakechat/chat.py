@@ -14,7 +14,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
-from ...protocol import is_request_id, parse_permission_reply
+from ...protocol import cap_code_points, is_request_id, parse_permission_reply
 from ...server import ChannelServer, PermissionRequest, ToolError
 from .config import FakechatConfig
 from .conversation import Conversation, Entry
@@ -24,6 +24,11 @@ from .files import REPLY_FILE_LIMIT, copy_to_outbox
 CLIENT_ID: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
 CHAT_ID: Final = "web"
 USER: Final = "web"
+#: Largest text of one message from Claude (``reply``, ``edit_message``), UTF-8 bytes: every
+#: entry stays small beside the history and a tab's buffer.
+REPLY_TEXT_LIMIT: Final = 1024 * 1024
+#: A permission card's input preview: Claude Code sends far less; anything longer is cut.
+PREVIEW_LIMIT: Final = 32_000
 
 
 class Refused(Exception):
@@ -53,6 +58,16 @@ def _checked_text(client_id: Any, text: Any, upload: Upload | None) -> str:
     return stripped
 
 
+def _checked_reply_text(text: str) -> str:
+    size = len(text.encode("utf-8", "surrogatepass"))
+    if size > REPLY_TEXT_LIMIT:
+        raise ToolError(
+            f"text is {size} bytes; a fakechat message holds at most {REPLY_TEXT_LIMIT}: "
+            "split it over several replies or send it as a file"
+        )
+    return text
+
+
 def card_id(request_id: str) -> str:
     return f"perm-{request_id}"
 
@@ -72,7 +87,7 @@ class Fakechat:
     def __init__(self, channel: ChannelServer, config: FakechatConfig) -> None:
         self.channel = channel
         self.config = config
-        self.conversation = Conversation(config.history)
+        self.conversation = Conversation(config.history, config.history_bytes)
         self._sent = 0
 
     # ------------------------------------------------------------------ from the page
@@ -157,6 +172,7 @@ class Fakechat:
     async def reply(self, text: str, reply_to: str | None = None, files: list[str] | None = None) -> str:
         """The ``reply`` tool: every file is checked first (the shared outbound guards: it exists, is a
         regular file of at most 50 MB, is not channel state), then copied to the outbox and offered."""
+        _checked_reply_text(text)
         attachments = []
         if files:
             # Imported here: the shared guards pull in the access layer, which start-up does not need.
@@ -185,10 +201,13 @@ class Fakechat:
         """The ``edit_message`` tool: only Claude's own messages of this session can change."""
         entry = self.conversation.get(message_id)
         if entry is None or entry.get("type") != "msg":
-            raise ToolError(f"no message {message_id} in this chat (only messages sent with reply in this session)")
+            raise ToolError(
+                f"no message {message_id} in this chat (only messages sent with reply in this session, "
+                "while the history keeps them)"
+            )
         if entry["from"] != "assistant":
             raise ToolError(f"message {message_id} is the user's; only messages sent with reply can be edited")
-        self.conversation.change(message_id, text=text, edited=_now_ms())
+        self.conversation.change(message_id, text=_checked_reply_text(text), edited=_now_ms())
         return "ok"
 
     async def show_permission(self, request: PermissionRequest) -> None:
@@ -199,8 +218,8 @@ class Fakechat:
                 "id": card_id(request.request_id),
                 "request_id": request.request_id,
                 "tool_name": request.tool_name,
-                "description": request.description,
-                "input_preview": request.input_preview,
+                "description": cap_code_points(request.description),
+                "input_preview": cap_code_points(request.input_preview, PREVIEW_LIMIT),
                 "ts": _now_ms(),
                 "status": "pending",
             }

@@ -310,11 +310,11 @@
         }
       }
       session = frame.session;
-      for (const entry of frame.history) {
-        unsent.delete(entry.id);
-        upsert(entry);
-      }
-      for (const text of unsent.values()) ws.send(text);
+      history(frame);
+      return;
+    }
+    if (frame.type === "history") {
+      history(frame);
       return;
     }
     if (frame.type === "error") {
@@ -326,6 +326,16 @@
       if (frame.from === "user") unsent.delete(frame.id);
       upsert(frame);
     }
+  }
+
+  // The history comes in pieces (hello, then "history" frames) until one says there is no more;
+  // only then is it known which of our messages the server never got, and they are sent again.
+  function history(frame) {
+    for (const entry of frame.history) {
+      unsent.delete(entry.id);
+      upsert(entry);
+    }
+    if (!frame.more) for (const text of unsent.values()) ws.send(text);
   }
 
   function answer(requestId, behavior, actions) {

@@ -6,8 +6,9 @@ file, multipart ``id``, ``text``, ``file``; 204) and ``GET /files/<name>`` (file
 Websocket frames, JSON text. Page to server: ``{"id", "text"}`` (a message, as with the official
 server), ``{"type": "hello"}`` (send the history, then everything: see ``conversation.py``) and
 ``{"type": "permission", "request_id", "behavior": "allow" | "deny"}``. Server to page:
-``{"type": "hello", "session", "history", "limits"}``, entries (``"type": "msg"`` or
-``"permission"``, whole, upserted by ``id``) and ``{"type": "error", "message", "id"?}``.
+``{"type": "hello", "session", "limits", "more", "history"}`` and, while ``more`` is true,
+``{"type": "history", "more", "history"}`` (the history in pieces), entries (``"type": "msg"``
+or ``"permission"``, whole, upserted by ``id``) and ``{"type": "error", "message", "id"?}``.
 
 What the official server lacked, and why: every request must name this server in ``Host`` (a
 web page on a rebound DNS name reaches 127.0.0.1 but says its own name), and a request that
@@ -15,6 +16,11 @@ carries an ``Origin`` must come from this page (browsers always send it with web
 POSTs, so another site cannot drive the chat or answer a permission prompt); both are refused
 with 403. A websocket frame over ``FAKECHAT_MAX_MESSAGE`` closes the socket with 1009 and an
 upload over ``FAKECHAT_MAX_UPLOAD`` gets 413, with nothing delivered or kept.
+
+Bounded so that no client can make the server hold much: a client's backlog (``tabs.py``), the
+history (``conversation.py``), the websocket clients open at once (``FAKECHAT_MAX_TABS``, then
+503), the uploads being received at once (:data:`UPLOADS_AT_ONCE`, then 503) and the bytes
+uploads keep in ``inbox/`` (``FAKECHAT_INBOX_QUOTA``, then 507; see ``uploads.py``).
 
 Imported lazily (aiohttp takes ~150 ms to import), after the server has answered ``initialize``.
 """
@@ -24,10 +30,9 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-import logging
 from collections.abc import Awaitable, Callable
 from importlib import resources
-from typing import Any, Final
+from typing import Final
 
 from aiohttp import BodyPartReader, WSCloseCode, WSMsgType, hdrs, web
 
@@ -35,14 +40,15 @@ from ...server import FatalError
 from .chat import Fakechat, Refused
 from .config import HOST
 from .files import content_type, served_file
-from .uploads import IncomingFile, TooLarge
+from .tabs import Tab
+from .uploads import Inbox, InboxFull, IncomingFile, TooLarge
 
-#: Frames a tab may fall behind by before it is disconnected (it reloads the history on reconnect).
-TAB_BACKLOG: Final = 2000
 #: Room for the multipart envelope around an upload's file and text.
 FORM_SLACK: Final = 64 * 1024
 #: An upload form has an id, a text and a file; a few more parts are tolerated and ignored.
 MAX_FORM_PARTS: Final = 8
+#: Uploads received at once: each holds read buffers and up to a message's text in memory.
+UPLOADS_AT_ONCE: Final = 8
 ASSETS: Final = {
     "/": ("page.html", "text/html; charset=utf-8"),
     "/page.css": ("page.css", "text/css; charset=utf-8"),
@@ -67,43 +73,6 @@ FILE_HEADERS: Final = {
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
 
-class _Tab:
-    """One open websocket: frames are queued and written in order by one writer task."""
-
-    def __init__(self, ws: web.WebSocketResponse, log: logging.Logger) -> None:
-        self.ws = ws
-        self._log = log
-        self._queue: asyncio.Queue[str] = asyncio.Queue(maxsize=TAB_BACKLOG)
-        self._writer = asyncio.get_running_loop().create_task(self._write())
-        self._closing: asyncio.Task[Any] | None = None
-
-    def send(self, frame: str) -> None:
-        try:
-            self._queue.put_nowait(frame)
-        except asyncio.QueueFull:
-            if self._closing is None:
-                self._log.warning("a chat tab fell %d frames behind; disconnecting it", TAB_BACKLOG)
-                self._writer.cancel()
-                self._closing = asyncio.get_running_loop().create_task(
-                    self.ws.close(code=WSCloseCode.TRY_AGAIN_LATER, message=b"too far behind")
-                )
-
-    def error(self, message: str, **fields: Any) -> None:
-        self.send(json.dumps({"type": "error", "message": message, **fields}, ensure_ascii=False))
-
-    async def _write(self) -> None:
-        while True:
-            frame = await self._queue.get()
-            try:
-                await self.ws.send_str(frame)
-            except Exception as exc:  # the tab went away; its handler cleans up
-                self._log.debug("stopped writing to a chat tab: %r", exc)
-                return
-
-    def stop(self) -> None:
-        self._writer.cancel()
-
-
 class PageServer:
     """The aiohttp application around a :class:`Fakechat`."""
 
@@ -114,7 +83,9 @@ class PageServer:
         names = (f"127.0.0.1:{self.config.port}", f"localhost:{self.config.port}", f"[::1]:{self.config.port}")
         self.hosts = frozenset(names)
         self.origins = frozenset(f"http://{name}" for name in names)
-        self.tabs: set[web.WebSocketResponse] = set()
+        self.tabs: set[Tab] = set()
+        self.inbox = Inbox(self.config.inbox, self.config.inbox_quota)
+        self._uploading = 0
         package = resources.files(__package__)
         self.assets = {path: (package.joinpath(name).read_bytes(), kind) for path, (name, kind) in ASSETS.items()}
 
@@ -160,12 +131,16 @@ class PageServer:
         }
         return web.FileResponse(path, headers=headers)
 
-    async def _websocket(self, request: web.Request) -> web.WebSocketResponse:
+    async def _websocket(self, request: web.Request) -> web.StreamResponse:
+        if len(self.tabs) >= self.config.max_tabs:
+            return self._refuse(
+                request, 503, f"too many chat tabs open ({self.config.max_tabs}, FAKECHAT_MAX_TABS); close one"
+            )
         ws = web.WebSocketResponse(max_msg_size=self.config.max_message, heartbeat=30, compress=False, timeout=1.0)
         await ws.prepare(request)
-        tab = _Tab(ws, self.log)
-        self.tabs.add(ws)
-        self.chat.conversation.listen(tab.send)
+        tab = Tab(ws, request.transport, self.config.tab_buffer, self.log)
+        self.tabs.add(tab)
+        self.chat.conversation.listen(tab)
         try:
             async for message in ws:
                 if message.type == WSMsgType.TEXT:
@@ -176,8 +151,8 @@ class PageServer:
                     self._socket_failed(message.data)
                     break
         finally:
-            self.chat.conversation.leave(tab.send)
-            self.tabs.discard(ws)
+            self.chat.conversation.leave(tab)
+            self.tabs.discard(tab)
             tab.stop()
         return ws
 
@@ -190,7 +165,7 @@ class PageServer:
         else:
             self.log.warning("websocket closed on an error: %s", error)
 
-    def _frame(self, tab: _Tab, data: str) -> None:
+    def _frame(self, tab: Tab, data: str) -> None:
         try:
             frame = json.loads(data)
         except (ValueError, RecursionError):  # RecursionError: nested deeper than the parser goes
@@ -205,7 +180,7 @@ class PageServer:
                 self.chat.receive(frame.get("id"), frame.get("text", ""))
             elif kind == "hello":
                 limits = {"max_message": self.config.max_message, "max_upload": self.config.max_upload}
-                self.chat.conversation.view(tab.send, limits=limits)
+                self.chat.conversation.view(tab, limits=limits)
             elif kind == "permission":
                 self.chat.answer_button(frame.get("request_id"), frame.get("behavior"))
             else:
@@ -220,10 +195,30 @@ class PageServer:
         too_large = f"upload too large (max {self.config.max_upload} bytes)"
         if request.content_length is not None and request.content_length > self._form_budget:
             return self._refuse(request, 413, too_large)
+        if self._uploading >= UPLOADS_AT_ONCE:
+            busy = self._refuse(request, 503, f"{UPLOADS_AT_ONCE} uploads are being received already; try again")
+            busy.headers[hdrs.RETRY_AFTER] = "1"
+            return busy
+        try:
+            room = self.inbox.room()
+        except OSError as exc:
+            return self._cannot_save(request, exc)
+        envelope = self.config.max_message + FORM_SLACK
+        if room == 0 or (request.content_length is not None and request.content_length > room + envelope):
+            return self._refuse(request, 507, str(self.inbox.full()))
+        self._uploading += 1
+        try:
+            return await self._receive_upload(request, too_large)
+        finally:
+            self._uploading -= 1
+
+    async def _receive_upload(self, request: web.Request, too_large: str) -> web.Response:
         try:
             fields, incoming = await self._read_form(request)
         except TooLarge:
             return self._refuse(request, 413, too_large)
+        except InboxFull as exc:
+            return self._refuse(request, 507, str(exc))
         except (ValueError, UnicodeDecodeError) as exc:
             return self._refuse(request, 400, f"malformed upload: {exc}")
         except OSError as exc:
@@ -265,7 +260,7 @@ class PageServer:
                 if part.name == "file" and part.filename is not None:
                     if incoming is not None:
                         raise ValueError("one file per message")
-                    incoming = IncomingFile(self.config.inbox, part.filename, self.config.max_upload)
+                    incoming = self.inbox.receive(part.filename, self.config.max_upload)
                     while chunk := await part.read_chunk():
                         incoming.write(chunk)
                     remaining -= incoming.size
@@ -295,7 +290,11 @@ class PageServer:
 
     async def close_tabs(self) -> None:
         """Tell every tab the server is going away (1001), so pages start reconnecting at once."""
-        closing = [ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down") for ws in list(self.tabs)]
+        closing = [
+            tab.ws.close(code=WSCloseCode.GOING_AWAY, message=b"server shutting down")
+            for tab in list(self.tabs)
+            if not tab.dropped
+        ]
         if closing:
             await asyncio.wait([asyncio.ensure_future(c) for c in closing], timeout=0.5)
 
