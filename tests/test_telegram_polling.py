@@ -209,11 +209,14 @@ async def test_a_webhook_set_mid_session_is_deleted_and_nothing_is_lost(
     fake.send_text(fake.users[ALICE], "before the webhook")
     await session.event("before the webhook")
     await channel_is_polling(fake)
+    running = fake.polls[-1]
     fake.fault("getWebhookInfo", "delay", seconds=0.3)  # keeps the webhook in place a moment longer
-    assert await set_webhook(fake) == {"ok": True, "result": True, "description": "Webhook was set"}
-    assert fake.polls[-1].status == 409 and fake.polls[-1].ended_by == "Conflict: terminated by setWebhook request"
+    answer = await set_webhook(fake)
     assert fake.webhook_url == WEBHOOK
     fake.send_text(fake.users[ALICE], "while the webhook was set")  # pending: it must not be lost
+    assert answer == {"ok": True, "result": True, "description": "Webhook was set"}
+    await fake.wait_until(lambda: running.status == 409)
+    assert running.ended_by == "Conflict: terminated by setWebhook request"
     await session.event("while the webhook was set", timeout=5)
     fake.send_text(fake.users[ALICE], "after the webhook")
     await session.event("after the webhook", timeout=5)
