@@ -182,3 +182,85 @@ async def test_crash_in_the_middle_of_a_burst_loses_nothing(
     with contextlib.suppress(ProcessLookupError):
         os.kill(pid, 0)
         raise AssertionError("the killed server is still running")
+
+
+# --------------------------------------------------------------------------- a webhook in the way
+
+WEBHOOK = "https://hooks.example.com/telegram/secret-path-7f3a"
+
+
+async def set_webhook(fake: FakeTelegram, url: str = WEBHOOK) -> dict[str, object]:
+    """What another program does to the bot: ``setWebhook`` over HTTP, as any Bot API client would."""
+    async with (
+        aiohttp.ClientSession() as client,
+        client.post(f"{fake.base}/bot{fake.token}/setWebhook", json={"url": url}) as response,
+    ):
+        answer: dict[str, object] = await response.json()
+        return answer
+
+
+async def channel_is_polling(fake: FakeTelegram) -> None:
+    await fake.wait_until(lambda: our_polls(fake) and our_polls(fake)[-1] is None)
+
+
+async def test_a_webhook_set_mid_session_is_deleted_and_nothing_is_lost(
+    fake: FakeTelegram, session: TelegramSession
+) -> None:
+    fake.send_text(fake.users[ALICE], "before the webhook")
+    await session.event("before the webhook")
+    await channel_is_polling(fake)
+    running = fake.polls[-1]
+    fake.fault("getWebhookInfo", "delay", seconds=0.3)  # keeps the webhook in place a moment longer
+    answer = await set_webhook(fake)
+    assert fake.webhook_url == WEBHOOK
+    fake.send_text(fake.users[ALICE], "while the webhook was set")  # pending: it must not be lost
+    assert answer == {"ok": True, "result": True, "description": "Webhook was set"}
+    await fake.wait_until(lambda: running.status == 409)
+    assert running.ended_by == "Conflict: terminated by setWebhook request"
+    await session.event("while the webhook was set", timeout=5)
+    fake.send_text(fake.users[ALICE], "after the webhook")
+    await session.event("after the webhook", timeout=5)
+    assert fake.webhook_url == ""
+    assert [p for m, p in fake.calls if m == "deletewebhook"] == [{"drop_pending_updates": "false"}]
+    assert session.contents() == ["before the webhook", "while the webhook was set", "after the webhook"]
+    await session.host.wait_stderr(
+        "409 Conflict: terminated by setWebhook request: a webhook (to https://hooks.example.com) is set on this "
+        "bot, and Telegram refuses polling while it is; deleting it (pending updates kept) and polling again"
+    )
+    [told] = [line for line in session.host.stderr_lines if "a webhook (to" in line]
+    assert "secret-path" not in told  # the webhook's host only: its path may hold a secret
+    assert not session.log_has("another program is polling")  # not mistaken for another poller
+
+
+async def test_a_webhook_left_on_the_bot_is_deleted_at_start(fake: FakeTelegram, state: Path, tmp_path: Path) -> None:
+    fake.user(ALICE, "alice")
+    write_access(state, allowFrom=[str(ALICE)])
+    assert (await set_webhook(fake, "https://old.example.com:8443/hook"))["ok"] is True
+    fake.send_text(fake.users[ALICE], "sent before the session started")
+    running = await TelegramSession(fake, state, tmp_path / "host").start()
+    try:
+        await running.event("sent before the session started", timeout=5)
+        assert fake.webhook_url == ""
+        await running.host.wait_stderr(
+            "409 Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the "
+            "webhook first: a webhook (to https://old.example.com:8443) is set on this bot"
+        )
+    finally:
+        await running.stop()
+
+
+async def test_a_webhook_set_again_and_again_gets_backoff_not_a_tug_of_war(
+    fake: FakeTelegram, session: TelegramSession
+) -> None:
+    await channel_is_polling(fake)
+    for _ in range(3):  # a program that sets its webhook again whenever it is gone
+        await set_webhook(fake)
+        await fake.wait_until(lambda: fake.webhook_url == "")
+    await session.host.wait_stderr("409 Conflict: terminated by setWebhook request: a webhook")
+    await session.host.wait_stderr(
+        "a webhook (to https://hooks.example.com) was set on this bot again (2 times in a row): deleting it again in 0.5s"
+    )
+    await session.host.wait_stderr("again (3 times in a row): deleting it again in 1.0s")
+    fake.send_text(fake.users[ALICE], "once it gives up")
+    await session.event("once it gives up", timeout=5)
+    assert len([m for m, _ in fake.calls if m == "deletewebhook"]) == 3

@@ -83,6 +83,65 @@ async def test_reply_formats(fake: FakeTelegram, session: TelegramSession) -> No
     assert error.startswith("reply failed: invalid arguments: 'format' must be one of")
 
 
+async def test_markdown_with_escapes_telegram_used_to_refuse(fake: FakeTelegram, session: TelegramSession) -> None:
+    for markdown, text, italic in [
+        ("Run *C:\\tools\\*_setup_ first.", "Run *C:\\tools*setup first.", "setup"),
+        ("*\\*.log*", "*.log", "*.log"),
+    ]:
+        await session.ok("reply", chat_id=str(ALICE), text=markdown, format="markdown")
+        shown = fake.sent[-1]
+        assert shown["text"] == text
+        [entity] = shown["entities"]
+        assert entity["type"] == "italic" and text[entity["offset"] :][: entity["length"]] == italic
+    assert not session.log_has("as plain text")
+
+
+PARSE_ERROR = "Bad Request: can't parse entities: Can't find end of Italic entity at byte offset 4"
+
+
+async def test_markdown_telegram_cannot_parse_goes_as_plain_text(
+    fake: FakeTelegram, session: TelegramSession, state: Path
+) -> None:
+    fake.fault("sendMessage", "error", code=400, description=PARSE_ERROR)
+    [sent] = ids_of(
+        (await session.ok("reply", chat_id=str(ALICE), text="The **build** passed.", format="markdown")).split(";")[0]
+    )
+    assert fake.sent[-1]["message_id"] == sent
+    assert fake.sent[-1]["text"] == "The **build** passed." and "entities" not in fake.sent[-1]
+    tried, fallback = [p for m, p in fake.calls if m == "sendmessage"][-2:]
+    assert tried["parse_mode"] == "MarkdownV2" and tried["text"] == "The *build* passed\\."
+    assert "parse_mode" not in fallback
+    await session.host.wait_stderr(
+        "Telegram could not parse the Markdown converted for a message (Can't parse entities: can't find end of "
+        "italic entity at byte offset 4); sending it as plain text"
+    )
+
+    # Only the refused message of a reply in several goes as plain text; the tool says so.
+    write_access(state, allowFrom=[str(ALICE)], textChunkLimit=12, chunkMode="newline")
+    fake.fault("sendMessage", "delay", seconds=0)
+    fake.fault("sendMessage", "error", code=400, description=PARSE_ERROR)
+    result = await session.ok("reply", chat_id=str(ALICE), text="**one** fine\n**two** fine", format="markdown")
+    assert result.endswith("; Telegram could not parse the converted Markdown, so the message went as plain text")
+    first, second = fake.sent[-2:]
+    assert (first["text"], first["entities"][0]["type"]) == ("one fine", "bold")
+    assert second["text"] == "**two** fine" and "entities" not in second
+
+    # An edit, likewise.
+    fake.fault("editMessageText", "error", code=400, description=PARSE_ERROR)
+    assert await session.ok(
+        "edit_message", chat_id=str(ALICE), message_id=str(sent), text="done: **3** files", format="markdown"
+    ) == (f"edited (id: {sent}); Telegram could not parse the converted Markdown, so the message went as plain text")
+    assert fake.edits[-1]["text"] == "done: **3** files" and "entities" not in fake.edits[-1]
+
+    # Other refusals are not taken for a parse error, and MarkdownV2 Claude wrote is not rewritten.
+    fake.fault("sendMessage", "error", code=400, description="Bad Request: chat not found")
+    assert await session.error("reply", chat_id=str(ALICE), text="**x**", format="markdown") == (
+        "reply failed: reply failed after 0 of 1 chunk(s) sent: Chat not found"
+    )
+    fake.fault("sendMessage", "error", code=400, description=PARSE_ERROR)
+    assert "Can't parse entities" in await session.error("reply", chat_id=str(ALICE), text="*x*", format="markdownv2")
+
+
 async def test_reply_markdown_code_block_split_across_messages(
     fake: FakeTelegram, session: TelegramSession, state: Path
 ) -> None:

@@ -5,7 +5,10 @@ the methods a channel uses: ``https://core.telegram.org/bots/api`` request forms
 urlencoded, JSON and multipart bodies), ``{"ok": true, "result": ...}`` answers and error answers
 with ``error_code``, ``description`` and ``parameters.retry_after``; long-poll ``getUpdates`` with
 offsets that confirm updates server-side, ``409 Conflict`` for the older of two concurrent polls,
-file downloads under ``/file/bot<token>/``. A test drives the "users" through a small API
+webhooks (``setWebhook`` ends a running poll with ``409``, ``getUpdates`` is refused with another
+``409`` while one is set, ``deleteWebhook``, ``getWebhookInfo``), file downloads under
+``/file/bot<token>/``. Updates are never POSTed to a webhook: they stay pending, as when its URL
+does not answer. A test drives the "users" through a small API
 (:meth:`FakeTelegram.send_text`, :meth:`FakeTelegram.press`, ...), inspects what the bot did
 (:attr:`FakeTelegram.sent`, :attr:`FakeTelegram.calls`) and injects faults
 (:meth:`FakeTelegram.fault`): a dropped connection, a 502, flood control.
@@ -17,10 +20,12 @@ import asyncio
 import contextlib
 import itertools
 import json
+import re
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
@@ -45,6 +50,8 @@ CONFLICT_TERMINATED = (
 CONFLICT_WEBHOOK = (
     "Conflict: can't use getUpdates method while webhook is active; use deleteWebhook to delete the webhook first"
 )
+CONFLICT_SET_WEBHOOK = "Conflict: terminated by setWebhook request"
+WEBHOOK_PORTS = (80, 88, 443, 8443)
 
 
 class ApiError(Exception):
@@ -105,6 +112,15 @@ class Poll:
     started: float = field(default_factory=time.monotonic)
     status: int | None = None
     returned: list[int] = field(default_factory=list)
+    ended_by: str = CONFLICT_TERMINATED  # the 409's description when something ends it early
+
+
+@dataclass
+class Described:
+    """A successful answer that also carries a ``description`` (``setWebhook``, ``deleteWebhook``)."""
+
+    result: Any
+    description: str
 
 
 class FakeTelegram:
@@ -137,6 +153,7 @@ class FakeTelegram:
         self.updates: list[dict[str, Any]] = []
         self.confirmed = 0  # every update_id below this was confirmed by an offset
         self.webhook_url = ""
+        self.webhook_secret = ""
         self.sent: list[dict[str, Any]] = []  # messages the bot sent (Message objects plus "method")
         self.edits: list[dict[str, Any]] = []
         self.reactions: list[dict[str, Any]] = []
@@ -172,9 +189,7 @@ class FakeTelegram:
         return self
 
     async def stop(self) -> None:
-        if self._current_poll is not None:
-            self._current_poll[1].set()
-            self._notify()
+        self._end_poll(CONFLICT_TERMINATED)
         if self._runner is not None:
             await self._runner.cleanup()
 
@@ -370,6 +385,8 @@ class FakeTelegram:
         except ApiError as exc:
             return web.json_response(exc.body(), status=exc.code)
         self._notify()
+        if isinstance(result, Described):
+            return web.json_response({"ok": True, "result": result.result, "description": result.description})
         return web.json_response({"ok": True, "result": result})
 
     def _take_fault(self, method: str) -> Fault | None:
@@ -488,11 +505,46 @@ class FakeTelegram:
     def _m_getme(self, params: dict[str, Any]) -> dict[str, Any]:
         return self.bot
 
-    def _m_deletewebhook(self, params: dict[str, Any]) -> bool:
-        self.webhook_url = ""
+    def _end_poll(self, description: str) -> None:
+        """End the running long poll (if any) with ``409 description``."""
+        if self._current_poll is not None:
+            poll, terminated = self._current_poll
+            poll.ended_by = description
+            terminated.set()
+            self._notify()
+
+    def _drop_pending(self, params: dict[str, Any]) -> None:
         if str(params.get("drop_pending_updates", "")).lower() == "true":
             self.updates.clear()
-        return True
+
+    def _m_setwebhook(self, params: dict[str, Any]) -> Described:
+        url = str(params.get("url") or "")
+        if not url:
+            return self._m_deletewebhook(params)
+        secret = str(params.get("secret_token") or "")
+        if url == self.webhook_url and secret == self.webhook_secret:
+            self._drop_pending(params)
+            return Described(True, "Webhook is already set")
+        parsed = urlsplit(url)
+        if parsed.scheme != "https" or not parsed.hostname:
+            raise bad_request("bad webhook: An HTTPS URL must be provided for webhook")
+        if (parsed.port or 443) not in WEBHOOK_PORTS:
+            raise bad_request("bad webhook: Webhook can be set up only on ports 80, 88, 443 or 8443")
+        if not re.fullmatch(r"[A-Za-z0-9_-]{0,256}", secret):
+            raise bad_request("bad webhook: secret token contains unallowed characters")
+        self._end_poll(CONFLICT_SET_WEBHOOK)
+        self._drop_pending(params)
+        self.webhook_url, self.webhook_secret = url, secret
+        return Described(True, "Webhook was set")
+
+    def _m_deletewebhook(self, params: dict[str, Any]) -> Described:
+        had_webhook = bool(self.webhook_url)
+        self.webhook_url = self.webhook_secret = ""
+        self._drop_pending(params)
+        return Described(True, "Webhook was deleted" if had_webhook else "Webhook is already deleted")
+
+    def _m_getwebhookinfo(self, params: dict[str, Any]) -> dict[str, Any]:
+        return {"url": self.webhook_url, "has_custom_certificate": False, "pending_update_count": len(self.updates)}
 
     def _m_setmycommands(self, params: dict[str, Any]) -> bool:
         self.commands.append({"commands": params.get("commands"), "scope": params.get("scope")})
@@ -508,9 +560,7 @@ class FakeTelegram:
         if self.webhook_url:
             poll.status = 409
             raise ApiError(409, CONFLICT_WEBHOOK)
-        if self._current_poll is not None:  # the older request loses, as on the real server
-            self._current_poll[1].set()
-            self._notify()
+        self._end_poll(CONFLICT_TERMINATED)  # the older request loses, as on the real server
         terminated = asyncio.Event()
         self._current_poll = (poll, terminated)
         if offset is not None and offset > self.confirmed:
@@ -538,7 +588,7 @@ class FakeTelegram:
                 self._current_poll = None
         if terminated.is_set():
             poll.status = 409
-            raise ApiError(409, CONFLICT_TERMINATED)
+            raise ApiError(409, poll.ended_by)
         poll.status = 200
         poll.returned = [u["update_id"] for u in found]
         return found

@@ -4,8 +4,11 @@
   bot serves its tools (sending works from any number of sessions), says so once on stderr, and
   takes over within :data:`LOCK_RETRY` seconds of the receiving session exiting.
 * Every error is retried, forever, with capped exponential backoff; a flood-control 429 waits
-  exactly as long as Telegram asks; a 409 (a poller outside our lock: the official plugin,
+  exactly as long as Telegram asks; a 409 from a poller outside our lock (the official plugin,
   another machine) backs off instead of spinning.
+* A webhook set on the bot (before the session or during it, by another program) stops polling:
+  Telegram answers ``getUpdates`` with a 409 of its own. That one is told apart by its
+  description, the webhook is deleted with its pending updates kept, and polling resumes at once.
 * An update is confirmed to Telegram (by the ``offset`` of the next call) only after it reached
   Claude Code, so updates survive a crash or a restart in the middle of a burst.
 """
@@ -19,6 +22,7 @@ import logging
 import traceback
 import warnings
 from typing import Any, Final
+from urllib.parse import urlsplit
 
 from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
@@ -39,6 +43,10 @@ BACKOFF_CAP: Final = 30.0
 ALLOWED_UPDATES: Final = ["message", "callback_query"]
 #: Budget for confirming delivered updates when the server stops.
 CONFIRM_TIMEOUT: Final = 1.0
+#: Telegram's descriptions of the two 409s a webhook causes: a long poll ended by ``setWebhook``,
+#: and a poll refused while a webhook is set. Its other 409 ("terminated by other getUpdates
+#: request") means another program is polling the token.
+WEBHOOK_CONFLICTS: Final = ("terminated by setwebhook request", "can't use getupdates method while webhook is active")
 
 
 # getUpdates goes through ``do_api_request`` to get the updates unparsed; the library suggests
@@ -61,6 +69,12 @@ class Backoff:
 
     def reset(self) -> None:
         self._next = self.first
+
+
+def is_webhook_conflict(error: Conflict) -> bool:
+    """Whether a 409 means a webhook is set on the bot (rather than another program polling it)."""
+    description = error.message.lower()
+    return any(marker in description for marker in WEBHOOK_CONFLICTS)
 
 
 class Poller:
@@ -107,12 +121,11 @@ class Poller:
             self.log.info("the other session has exited: this one now receives messages")
 
     async def _start(self) -> None:
-        """getMe and deleteWebhook (a webhook blocks polling), retried until they work."""
+        """getMe, retried until it works (a webhook left on the bot is dealt with by :meth:`_poll`)."""
         backoff = Backoff()
         while True:
             try:
                 await self.bot.initialize()
-                await self.bot.delete_webhook(drop_pending_updates=False)
                 break
             except RetryAfter as error:
                 await asyncio.sleep(retry_after_seconds(error))
@@ -140,7 +153,7 @@ class Poller:
 
     async def _poll(self) -> None:
         backoff = Backoff()
-        conflicts = 0
+        conflicts = webhooks = 0
         while True:
             try:
                 updates = await self._fetch()
@@ -150,6 +163,10 @@ class Poller:
                 await asyncio.sleep(wait)
                 continue
             except Conflict as error:
+                if is_webhook_conflict(error):
+                    webhooks += 1
+                    await self._delete_webhook(error, webhooks, backoff)
+                    continue
                 conflicts += 1
                 delay = backoff.next()
                 if conflicts == 1:
@@ -171,11 +188,62 @@ class Poller:
                 continue
             if conflicts:
                 self.log.info("polling again: the other poller has stopped")
-            conflicts = 0
+            conflicts = webhooks = 0
             backoff.reset()
             for raw in updates:
                 await self._deliver(raw)
                 self.offset = raw["update_id"] + 1
+
+    async def _delete_webhook(self, conflict: Conflict, streak: int, backoff: Backoff) -> None:
+        """Take the bot's updates back from a webhook another program set, losing none of them.
+
+        Telegram delivers a bot's updates to its webhook or by ``getUpdates``, never both, so
+        the session stays deaf until the webhook goes. The session was started to receive this
+        bot's messages: it deletes the webhook (pending updates kept) and polls again at once,
+        as the official server does by restarting its poll. A program that keeps setting the
+        webhook again gets backoff between deletions, not a tug of war at full speed.
+        """
+        if streak > 1:
+            delay = backoff.next()
+            self.log.warning(
+                "a webhook%s was set on this bot again (%d times in a row): deleting it again in %.1fs",
+                await self._webhook_target(),
+                streak,
+                delay,
+            )
+            await asyncio.sleep(delay)
+        else:
+            self.log.warning(
+                "409 %s: a webhook%s is set on this bot, and Telegram refuses polling while it is; deleting it "
+                "(pending updates kept) and polling again; whatever set it stops getting this bot's updates",
+                self._describe(conflict),
+                await self._webhook_target(),
+            )
+        try:
+            await self.bot.delete_webhook(drop_pending_updates=False)
+        except RetryAfter as error:
+            await asyncio.sleep(retry_after_seconds(error))
+        except TelegramError as error:
+            delay = backoff.next()
+            self.log.warning("could not delete the webhook: %s; retrying in %.1fs", self._describe(error), delay)
+            await asyncio.sleep(delay)
+
+    async def _webhook_target(self) -> str:
+        """`` (to <scheme>://<host>)`` for the webhook set on the bot, so the log says whose it is.
+
+        Only scheme, host and port: a webhook's path or query often holds a secret.
+        """
+        try:
+            url = (await self.bot.get_webhook_info()).url
+        except TelegramError:
+            return ""
+        parts = urlsplit(url)
+        if not parts.hostname:
+            return ""
+        with contextlib.suppress(ValueError):  # a port that is not a number: leave it out
+            if parts.port:
+                return redact(f" (to {parts.scheme}://{parts.hostname}:{parts.port})", self.bot.token)
+        return redact(f" (to {parts.scheme}://{parts.hostname})", self.bot.token)
 
     async def _fetch(self) -> list[dict[str, Any]]:
         """One long poll, unparsed: each update is read on its own (:meth:`_deliver`), so one the

@@ -1,18 +1,20 @@
 """The tools Claude answers with: ``reply``, ``react``, ``edit_message``, ``download_attachment``.
 
 Behaviour, errors and result strings are the official server's (``official-plugins.md`` §2.6),
-with these additions: ``format: "markdown"`` (ordinary Markdown converted for Telegram), flood
-control waited out instead of failing, a missing ``reply_to`` target not failing the reply, an
-image Telegram will not take as a photo sent as a document instead, and ids checked before
-anything is sent.
+with these additions: ``format: "markdown"`` (ordinary Markdown converted for Telegram, sent as
+plain text if Telegram cannot parse the conversion), flood control waited out instead of failing,
+a missing ``reply_to`` target not failing the reply, an image Telegram will not take as a photo
+sent as a document instead, and ids checked before anything is sent.
 """
 
 from __future__ import annotations
 
 import contextlib
 import functools
-from collections.abc import Iterator
+from collections.abc import Awaitable, Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 import aiohttp
 from telegram import Bot, Message, ReplyParameters
@@ -41,11 +43,38 @@ def parse_message_id(value: str, name: str = "message_id") -> int:
     return number
 
 
-def formatted_chunks(text: str, fmt: str, limit: int, mode: str) -> tuple[list[str], str | None]:
-    """The pieces to send and their ``parse_mode``."""
+T = TypeVar("T")
+#: What the tool result adds when Telegram could not parse the Markdown converted for a message.
+PLAIN_FALLBACK_NOTE = "Telegram could not parse the converted Markdown, so {count} went as plain text"
+
+
+@dataclass(frozen=True)
+class OutgoingText:
+    """One message's text as sent, and what to send instead if Telegram cannot parse its markup."""
+
+    body: str
+    parse_mode: str | None = None
+    plain: str | None = None  # for ``format: "markdown"``: the Markdown as Claude wrote it
+
+
+def outgoing_texts(text: str, fmt: str, limit: int, mode: str) -> list[OutgoingText]:
+    """The messages to send for ``text`` in ``fmt``, each within ``limit``."""
     if fmt == "markdown":
-        return markdown_chunks(text, limit, mode), ParseMode.MARKDOWN_V2
-    return chunk(text, limit, mode, units="utf16"), ParseMode.MARKDOWN_V2 if fmt == "markdownv2" else None
+        return [OutgoingText(v2, ParseMode.MARKDOWN_V2, piece) for piece, v2 in markdown_chunks(text, limit, mode)]
+    parse_mode = ParseMode.MARKDOWN_V2 if fmt == "markdownv2" else None
+    return [OutgoingText(piece, parse_mode) for piece in chunk(text, limit, mode, units="utf16")]
+
+
+def is_parse_error(error: BadRequest) -> bool:
+    """Whether Telegram refused a message's markup (``400 Bad Request: can't parse entities: ...``)."""
+    return "can't parse entities" in error.message.lower()
+
+
+def with_plain_note(result: str, fallbacks: int) -> str:
+    if not fallbacks:
+        return result
+    count = "the message" if fallbacks == 1 else f"{fallbacks} messages"
+    return f"{result}; {PLAIN_FALLBACK_NOTE.format(count=count)}"
 
 
 class TelegramTools:
@@ -83,23 +112,22 @@ class TelegramTools:
         paths = check_files(files or [], state_dir=self.store.state_dir, max_bytes=MAX_UPLOAD)
         quoted = parse_message_id(reply_to, "reply_to") if reply_to is not None else None
         if text.strip():
-            pieces, parse_mode = formatted_chunks(text, format, access.chunk_limit(MESSAGE_LIMIT), access.chunk_mode)
+            pieces = outgoing_texts(text, format, access.chunk_limit(MESSAGE_LIMIT), access.chunk_mode)
         elif paths:
-            pieces, parse_mode = [], None
+            pieces = []
         else:
             raise ToolError("nothing to send: text is empty and there are no files")
         targets = reply_targets(access.reply_to_mode, str(quoted) if quoted else None, len(pieces))
         file_target = quoted if access.reply_to_mode != "off" else None
         total = len(pieces) + len(paths)
         ids: list[str] = []
+        fallbacks = 0
         try:
             for piece, target in zip(pieces, targets, strict=True):
-                sent = await flood_safe(
-                    functools.partial(
-                        self.bot.send_message, chat_id, piece, parse_mode=parse_mode, reply_parameters=_quote(target)
-                    )
-                )
+                send = functools.partial(self.bot.send_message, chat_id, reply_parameters=_quote(target))
+                sent, plain = await self._send_formatted(piece, send)
                 ids.append(str(sent.message_id))
+                fallbacks += plain
             for path in paths:
                 sent = await self._send_file(chat_id, path, file_target)
                 ids.append(str(sent.message_id))
@@ -108,7 +136,27 @@ class TelegramTools:
             raise ToolError(partial_failure(len(ids), total, redact(detail, self.bot.token))) from None
         finally:
             self.bridge.replied(chat_id)
-        return sent_summary(ids)
+        return with_plain_note(sent_summary(ids), fallbacks)
+
+    async def _send_formatted(self, text: OutgoingText, send: Callable[..., Awaitable[T]]) -> tuple[T, bool]:
+        """``send(body, parse_mode=...)`` for ``text``, and whether it went as plain text.
+
+        Markdown converted by this server should always parse; if Telegram still refuses it
+        (``can't parse entities``), the message goes as the Markdown Claude wrote, unformatted,
+        rather than failing the reply. MarkdownV2 written by Claude (``format: "markdownv2"``)
+        is not second-guessed: its error goes back, for Claude to fix.
+        """
+        try:
+            return await flood_safe(lambda: send(text.body, parse_mode=text.parse_mode)), False
+        except BadRequest as error:
+            if text.plain is None or not is_parse_error(error):
+                raise
+            self.channel.log.warning(
+                "Telegram could not parse the Markdown converted for a message (%s); sending it as plain text",
+                redact(error.message, self.bot.token),
+            )
+            plain = text.plain
+            return await flood_safe(lambda: send(plain, parse_mode=None)), True
 
     async def _send_file(self, chat_id: str, path: Path, quoted: int | None) -> Message:
         """An image as a photo (inline preview), anything else, or an image Telegram refuses, as a document."""
@@ -138,15 +186,14 @@ class TelegramTools:
     async def edit_message(self, chat_id: str, message_id: str, text: str, format: str = "text") -> str:
         self._allowed(chat_id)
         number = parse_message_id(message_id)
-        parse_mode = None if format == "text" else ParseMode.MARKDOWN_V2
-        body = to_markdown_v2(text) if format == "markdown" else text
+        if format == "markdown":
+            outgoing = OutgoingText(to_markdown_v2(text), ParseMode.MARKDOWN_V2, text)
+        else:
+            outgoing = OutgoingText(text, None if format == "text" else ParseMode.MARKDOWN_V2)
+        edit = functools.partial(self.bot.edit_message_text, chat_id=chat_id, message_id=number)
         with self._platform_errors():
-            edited = await flood_safe(
-                functools.partial(
-                    self.bot.edit_message_text, body, chat_id=chat_id, message_id=number, parse_mode=parse_mode
-                )
-            )
-        return f"edited (id: {edited.message_id if isinstance(edited, Message) else number})"
+            edited, plain = await self._send_formatted(outgoing, edit)
+        return with_plain_note(f"edited (id: {edited.message_id if isinstance(edited, Message) else number})", plain)
 
     async def download_attachment(self, file_id: str) -> str:
         with self._platform_errors():
