@@ -547,7 +547,7 @@ def default_managed_settings() -> Path:
 
 def check_org_policy(setup: Setup, channel: str | None) -> tuple[Check, bool]:
     """The managed-settings verdict, and whether ``--channels`` (not only the dev flag) loads our plugin."""
-    from .host.gate import ManagedSettings
+    from .enablement import ManagedSettings
 
     path = setup.managed_settings
     if not path.exists():
