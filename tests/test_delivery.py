@@ -11,9 +11,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import psutil
 import pytest
 
-from helpers import PYTHON, HostProcess, write_mcp_config
+from helpers import PYTHON, REPO, HostProcess, RawServer, free_port, write_mcp_config
 from mcp_channels.cli import serve_arguments
 from mcp_channels.delivery import claude_arguments, identify_server
 from mcp_channels.enablement import (
@@ -429,3 +430,77 @@ async def test_a_plugin_under_the_host_names_its_marketplace_as_the_host_does(
             assert answer["reason"].endswith(f": {decision['reason']}")
         finally:
             await host.stop()
+
+
+# --------------------------------------------------------------------------- doctor
+
+
+async def doctor(home: Path, *args: str) -> dict[str, Any]:
+    proc = await asyncio.create_subprocess_exec(
+        PYTHON, "-m", "mcp_channels", "doctor", *args, "--json", "--managed-settings", str(home / "absent.json"),
+        env=clean_environment(HOME=str(home)), stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(), 60)
+    assert proc.returncode is not None, err
+    return dict(json.loads(out))
+
+
+def sessions(report: dict[str, Any]) -> list[dict[str, Any]]:
+    return [check for check in report["checks"] if check["check"] == "sessions"]
+
+
+async def test_doctor_lists_running_servers_and_whether_their_session_delivers(
+    programs: Programs, tmp_path: Path
+) -> None:
+    home = tmp_path / "home"
+    home.mkdir()
+    (quiet,) = sessions(await doctor(home, "webhook"))
+    assert (quiet["status"], quiet["message"]) == (
+        "ok",
+        "no webhook server is running (no Claude Code session has started one)",
+    )
+    channel_session = programs.script_claude()
+    plain_session = programs.native_claude()
+    launcher = ["/bin/sh", str(REPO / "plugins" / "webhook" / "scripts" / "serve.sh")]
+    common = {"HOME": str(home), "MCP_CHANNELS_PYTHON": PYTHON}
+    delivering = RawServer(
+        "webhook",
+        env=clean_environment(**common, WEBHOOK_PORT=str(free_port()),
+                              FAKE_SESSION_CHILD=json.dumps([PYTHON, "-m", "mcp_channels", "serve", "webhook"])),
+        argv=[*channel_session, DEV, "server:webhook"],
+    )  # fmt: skip
+    plugin_env = {"CLAUDE_PLUGIN_ROOT": str(REPO / "plugins" / "webhook"),
+                  "CLAUDE_PLUGIN_DATA": str(home / ".claude/plugins/data/webhook-mcp-channels")}  # fmt: skip
+    dropped = RawServer(
+        "webhook",
+        env=clean_environment(**common, **plugin_env, WEBHOOK_PORT=str(free_port()),
+                              FAKE_SESSION_CHILD=json.dumps(launcher)),
+        argv=plain_session,
+    )  # fmt: skip
+    try:
+        for server in (delivering, dropped):
+            await server.start()
+            await server.handshake()
+        assert delivering.proc is not None and dropped.proc is not None
+        (good_server,) = psutil.Process(delivering.proc.pid).children()
+        (bad_server,) = psutil.Process(dropped.proc.pid).children()  # the launcher exec'd the server
+        report = await doctor(home, "webhook")
+    finally:
+        await delivering.stop()
+        await dropped.stop()
+    by_pid = {check["message"].split()[1]: check for check in sessions(report)}
+    good = by_pid[str(good_server.pid)]
+    assert good["status"] == "ok"
+    assert good["message"] == (
+        f"pid {good_server.pid} webhook as webhook: delivering — Claude Code (pid {delivering.proc.pid}): "
+        f"registered from development entry server:webhook; session command line: {PYTHON} {channel_session[0]} "
+        f"{DEV} server:webhook"
+    )
+    bad = by_pid[str(bad_server.pid)]
+    assert bad["status"] == "warn"
+    assert bad["message"] == (
+        f"pid {bad_server.pid} webhook as plugin:webhook:webhook: not delivering, its events are dropped — "
+        f"Claude Code (pid {dropped.proc.pid}): server plugin:webhook:webhook not in --channels list for this "
+        f"session; session command line: {' '.join(plain_session)}"
+    )
+    assert bad["fix"] == f"quit that session, or start it with: claude {DEV} plugin:webhook@mcp-channels"
