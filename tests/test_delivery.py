@@ -275,6 +275,27 @@ async def test_node_running_claude_codes_cli(programs: Programs) -> None:
     assert answer["reason"] == f"Claude Code (pid {pid}): server webhook {NOT_ALLOWLISTED}"
 
 
+async def test_node_with_a_process_title_hides_the_flags(programs: Programs) -> None:
+    """Node.js writes ``process.title`` over its command line (psutil then shows ``claude`` and
+    empty words): a session that looks flagless may not be, so the answer is unknown."""
+    node = shutil.which("node")
+    if node is None:
+        pytest.skip("Node.js is not installed")
+    script = programs.root / "titled.js"
+    script.write_text(
+        "process.title = 'claude';\n"
+        "const child = JSON.parse(process.env.FAKE_SESSION_CHILD);\n"
+        "const run = require('child_process').spawnSync(child[0], child.slice(1), {stdio: 'inherit'});\n"
+        "process.exit(run.status);\n"
+    )
+    pid, answer = await session_answer([node, str(script)], [DEV, "server:webhook"], programs.probe())
+    assert answer["state"] == "unknown"
+    assert answer["reason"] == (
+        f"Claude Code (pid {pid}) runs under Node.js, whose process title replaced its arguments: its flags "
+        "cannot be read (set MCP_CHANNELS_DELIVERY)"
+    )
+
+
 async def test_launchers_between_claude_code_and_the_server(programs: Programs) -> None:
     session = programs.native_claude()
     through_shell = programs.shell_launcher(programs.probe())

@@ -43,7 +43,7 @@ def running_servers(setup: Setup, channel: str | None) -> list[RunningServer]:
             environ = process.environ()
         except (psutil.Error, ValueError):  # gone, another user's, or not a server command line
             continue
-        if environ.get("HOME") != str(setup.home):
+        if environ.get("HOME", str(setup.home)) != str(setup.home):
             continue
         identity = identify_server(name, server_name, environ)
         delivery = detect_delivery(identity, environ, pid=process.pid, managed_settings=setup.managed_settings)

@@ -195,6 +195,11 @@ def find_session(pid: int) -> Session | str:
         words = tuple(process.cmdline())
         claude = claude_arguments(words)
         if claude is not None:
+            if _title_replaced_arguments(process, words):
+                return (
+                    f"Claude Code (pid {process.pid}) runs under Node.js, whose process title replaced its "
+                    f"arguments: its flags cannot be read (set {DELIVERY_VAR})"
+                )
             return Session(CLAUDE_CODE, process.pid, words, tuple(claude))
         host = host_arguments(words)
         if host is not None:
@@ -204,6 +209,20 @@ def find_session(pid: int) -> Session | str:
             return f"started by pid {process.pid} ({shown}), not by Claude Code or mcp-channels host"
         process = process.parent()
     return f"no Claude Code session or mcp-channels host within {MAX_ANCESTORS} parents"
+
+
+def _title_replaced_arguments(process: psutil.Process, words: Sequence[str]) -> bool:
+    """Node.js setting ``process.title`` writes the title over its command line: what remains is
+    ``claude`` and empty words, and the executable is still ``node``."""
+    import psutil
+
+    if "" in words[1:]:
+        return True
+    try:
+        program = _basename(process.exe()).lower()
+    except psutil.Error:
+        return False
+    return _is_claude_program(words[0]) and program.startswith(("node", "bun"))
 
 
 def _cwd(process: psutil.Process) -> str | None:
