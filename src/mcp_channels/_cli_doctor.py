@@ -34,6 +34,7 @@ from ._cli_access import PROFILES, ChannelProfile
 from ._listeners import port_holder, port_is_free, process_command
 from .access import ACCESS_FILE, parse_access
 from .cli import CHANNELS
+from .delivery import default_managed_settings
 from .state import ENV_FILE, mask_secret, parse_env, state_dir
 
 #: Our marketplace's name in ``.claude-plugin/marketplace.json`` (``plugin:<channel>@mcp-channels``).
@@ -49,11 +50,6 @@ PLATFORM_LIBRARIES: Final = {"telegram": ("python-telegram-bot", (22,)), "discor
 PORTS: Final = {"fakechat": ("FAKECHAT_PORT", 8787), "webhook": ("WEBHOOK_PORT", 8788)}
 TITLES: Final = {"telegram": "Telegram", "discord": "Discord", "imessage": "iMessage"}
 THIRD_PARTY_PROVIDERS: Final = ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY")
-MANAGED_SETTINGS: Final = {
-    "darwin": Path("/Library/Application Support/ClaudeCode/managed-settings.json"),
-    "win32": Path("C:/Program Files/ClaudeCode/managed-settings.json"),
-}
-LINUX_MANAGED_SETTINGS: Final = Path("/etc/claude-code/managed-settings.json")
 _FIND_PACKAGE: Final = 'import importlib.util, sys; sys.exit(importlib.util.find_spec("mcp_channels") is None)'
 
 OK: Final = "ok"
@@ -541,13 +537,9 @@ def check_account(setup: Setup) -> Check:
     )
 
 
-def default_managed_settings() -> Path:
-    return MANAGED_SETTINGS.get(sys.platform, LINUX_MANAGED_SETTINGS)
-
-
 def check_org_policy(setup: Setup, channel: str | None) -> tuple[Check, bool]:
     """The managed-settings verdict, and whether ``--channels`` (not only the dev flag) loads our plugin."""
-    from .host.gate import ManagedSettings
+    from .enablement import ManagedSettings
 
     path = setup.managed_settings
     if not path.exists():
@@ -664,6 +656,9 @@ def diagnose(setup: Setup, channel: str | None) -> Report:
         official = check_official_plugin(setup, channel)
         if official is not None:
             checks.append(official)
+    from ._cli_doctor_sessions import check_sessions
+
+    checks.extend(check_sessions(setup, channel))
     commands = launch_commands(channel, allowlisted) if channel else []
     return Report(channel, checks, commands, ignored_when(channel))
 

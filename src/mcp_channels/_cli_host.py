@@ -10,9 +10,9 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .host.app import Host, HostOptions, build_entries
+from .enablement import EntrySyntaxError, ManagedSettings, add_flag_arguments, build_entries
+from .host.app import Host, HostOptions
 from .host.config import ConfigError, ServerSpec, load_mcp_config, load_plugin
-from .host.gate import EntrySyntaxError, ManagedSettings
 
 
 def _host_parser() -> argparse.ArgumentParser:
@@ -22,19 +22,7 @@ def _host_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--mcp-config", type=Path, default=None, help="MCP config file (default: .mcp.json here)")
     parser.add_argument("--plugin-dir", type=Path, action="append", default=[], help="load a Claude Code plugin folder")
-    parser.add_argument(
-        "--channels", nargs="+", default=[], metavar="ENTRY", help="plugin:<name>@<marketplace> or server:<name>"
-    )
-    parser.add_argument(
-        "--dangerously-load-development-channels", dest="dev_channels", nargs="+", default=[], metavar="ENTRY",
-        help="entries that bypass the allowlist (not the org policy)",
-    )  # fmt: skip
-    parser.add_argument(
-        "--managed-settings",
-        type=Path,
-        default=None,
-        help="managed settings JSON (channelsEnabled, allowedChannelPlugins)",
-    )
+    add_flag_arguments(parser)
     parser.add_argument("--json", action="store_true", help="one JSON object per line on stdout, for scripts")
     parser.add_argument("--script", type=Path, default=None, help="run the commands in FILE first")
     parser.add_argument("--no-stdin", action="store_true", help="do not read commands from stdin")

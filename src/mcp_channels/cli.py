@@ -31,20 +31,55 @@ commands:
 'mcp-channels <command> --help' tells more."""
 
 
+SERVE_USAGE = "usage: mcp-channels serve <channel> [--name <mcp-server-name>]   (channel: one of: {channels})"
+
+
+def serve_arguments(argv: Sequence[str]) -> tuple[str, str | None]:
+    """The channel and the ``--name`` of a ``serve`` command line; ValueError when it is not one.
+
+    ``--name`` is the MCP server name the entry has in Claude Code's config, when it is not the
+    channel's own (``"alerts": {"command": "mcp-channels", "args": ["serve", "webhook", "--name",
+    "alerts"]}``): the server needs it to find itself in the session's ``--channels`` list.
+    """
+    words = list(argv)
+    if not words or words[0] not in CHANNELS:
+        raise ValueError("no channel named")
+    channel, rest = words[0], words[1:]
+    if not rest:
+        return channel, None
+    if len(rest) == 1 and rest[0].startswith("--name="):
+        name = rest[0][len("--name=") :]
+    elif len(rest) == 2 and rest[0] == "--name":
+        name = rest[1]
+    else:
+        raise ValueError(f"unexpected arguments: {' '.join(rest)}")
+    if not name or name.startswith("-"):
+        raise ValueError("--name needs the MCP server name")
+    return channel, name
+
+
 def _serve(argv: Sequence[str]) -> int:
-    if len(argv) != 1 or argv[0] not in CHANNELS:
-        print(f"usage: mcp-channels serve <channel>   (one of: {', '.join(CHANNELS)})", file=sys.stderr)
+    try:
+        channel_name, server_name = serve_arguments(argv)
+    except ValueError:
+        print(SERVE_USAGE.format(channels=", ".join(CHANNELS)), file=sys.stderr)
         return 2
     import importlib
 
     from .server import FatalError, claim_stdout
 
+    if server_name is not None:
+        import os
+
+        from .delivery import SERVER_NAME_VAR
+
+        os.environ[SERVER_NAME_VAR] = server_name  # read where the server decides whether it delivers
     claim_stdout()  # before the channel's platform library is imported: stdout is the protocol's
-    module = importlib.import_module(CHANNELS[argv[0]])
+    module = importlib.import_module(CHANNELS[channel_name])
     try:
         channel = module.build()
     except FatalError as exc:  # a setting the user must fix: the message says which
-        print(f"{argv[0]} channel: {exc}", file=sys.stderr)
+        print(f"{channel_name} channel: {exc}", file=sys.stderr)
         return 1
     channel.run()
     return 0  # run() exits the process

@@ -14,6 +14,12 @@
 #   4. uvx                                     this release, from uv's cache after the first start
 set -u
 channel=webhook
+# The server compares this plugin's name with the session's --channels entries to know whether
+# Claude Code delivers its events (an environment variable, not an option: an older installed
+# mcp-channels ignores it instead of refusing to start). The marketplace comes from Claude
+# Code's CLAUDE_PLUGIN_DATA, so the plugin works under whichever marketplace lists it.
+MCP_CHANNELS_PLUGIN=webhook
+export MCP_CHANNELS_PLUGIN
 if [ -n "${MCP_CHANNELS_PYTHON:-}" ]; then
     exec "$MCP_CHANNELS_PYTHON" -m mcp_channels serve "$channel"
 fi

@@ -1,7 +1,8 @@
 """The host: Claude Code's side of the channel protocol, in Python (``mcp-channels host``)."""
 
+from ..enablement import ChannelEntry, Decision, EntrySyntaxError, ManagedSettings, parse_entries
 from .app import Host, HostOptions
-from .gate import ChannelEntry, Decision, EntrySyntaxError, ManagedSettings, decide, parse_entries
+from .gate import decide
 
 __all__ = [
     "ChannelEntry",

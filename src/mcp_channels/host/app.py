@@ -13,12 +13,12 @@ import json
 import random
 import shlex
 import signal
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Final
 
 from .. import _pipes
+from ..enablement import ChannelEntry, Decision, ManagedSettings
 from ..jsonrpc import ConnectionClosed, JsonRpcError
 from ..protocol import (
     METHOD_CHANNEL,
@@ -32,7 +32,7 @@ from ..protocol import (
 )
 from .config import ServerSpec
 from .connection import ServerConnection
-from .gate import ChannelEntry, Decision, ManagedSettings, decide
+from .gate import decide
 from .relay import PendingPermission, PermissionRelay
 from .report import Reporter
 
@@ -457,10 +457,3 @@ class _LineSplitter:
         if self._buffer:
             self._queue.put_nowait(self._buffer.decode("utf-8", errors="replace"))
         self._queue.put_nowait(None)
-
-
-def build_entries(channels: Sequence[str], development: Sequence[str]) -> list[ChannelEntry]:
-    """Entries from both flags, ``--channels`` first (it wins when a server is in both)."""
-    from .gate import parse_entries
-
-    return parse_entries(channels, development=False) + parse_entries(development, development=True)

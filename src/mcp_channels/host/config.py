@@ -17,6 +17,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..enablement import marketplace_of_folder
+
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
 
 
@@ -106,14 +108,10 @@ def load_mcp_config(path: Path, environ: Mapping[str, str] | None = None) -> lis
 
 
 def _marketplace_of(root: Path) -> str:
-    """The name of the marketplace a plugin folder belongs to (the nearest marketplace.json)."""
-    for parent in [root, *root.parents]:
-        manifest = parent / ".claude-plugin" / "marketplace.json"
-        if manifest.is_file():
-            data = _read_json(manifest)
-            if isinstance(data, dict) and isinstance(data.get("name"), str):
-                return str(data["name"])
-    return "local"
+    try:
+        return marketplace_of_folder(root)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def load_plugin(
