@@ -36,6 +36,7 @@ import hmac
 import json
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Final
 
 from .. import _http1, presets
@@ -93,7 +94,9 @@ class WebhookConfig:
             self.presets = presets.load_settings(env, directory)
         except presets.SettingsError as exc:
             raise FatalError(str(exc)) from None
-        self.inbox_dir = directory / presets.INBOX_DIR
+        self.inbox = presets.Inbox(
+            directory / presets.INBOX_DIR, self.presets.inbox_max_files, self.presets.inbox_max_bytes
+        )
 
 
 def request_meta(method: str, path: str, query: str, headers: Mapping[str, str]) -> dict[str, str]:
@@ -106,6 +109,25 @@ def request_meta(method: str, path: str, query: str, headers: Mapping[str, str])
         if value and key not in meta:
             meta[key] = value[:512]
     return meta
+
+
+def event_content(meta: dict[str, str], body: bytes, outcome: presets.Outcome, payload_path: Path | None) -> str:
+    """The content of a delivery's event; adds the preset's fields (and the payload's file) to ``meta``.
+
+    Without a preset's summary the content is the body as text, as it always was: bytes that are
+    not UTF-8 become U+FFFD and set ``invalid_utf8``.
+    """
+    for key, value in outcome.meta.items():
+        meta.setdefault(key, value)
+    if outcome.content is not None:
+        if payload_path is not None:
+            meta["payload_path"] = str(payload_path)
+        return outcome.content
+    try:
+        return body.decode("utf-8")
+    except UnicodeDecodeError:
+        meta["invalid_utf8"] = "true"
+        return body.decode("utf-8", errors="replace")
 
 
 def signature_matches(secret: str, body: bytes, header: str) -> bool:
@@ -128,7 +150,6 @@ class WebhookReceiver:
         self.filtered = 0
         self.rejected: collections.Counter[int] = collections.Counter()
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
-        self.inbox = presets.Inbox(config.inbox_dir, config.presets.inbox_max_files, config.presets.inbox_max_bytes)
 
     def precheck(self, method: str, path: str, headers: dict[str, str], length: int | None) -> _http1.Response | None:
         """Refuse what can be refused from the headers alone, before the body is read."""
@@ -169,19 +190,10 @@ class WebhookReceiver:
             self._remember(delivery)
             self.channel.log.debug("filtered %s %s: %s", request.method, request.path[:200], outcome.filtered)
             return FILTERED
-        for key, value in outcome.meta.items():
-            meta.setdefault(key, value)
-        if outcome.content is not None:
-            content = outcome.content
-            saved = self.inbox.save(outcome.payload, outcome.label, outcome.suffix) if outcome.payload else None
-            if saved is not None:
-                meta["payload_path"] = str(saved)
-        else:
-            try:
-                content = request.body.decode("utf-8")
-            except UnicodeDecodeError:
-                content = request.body.decode("utf-8", errors="replace")
-                meta["invalid_utf8"] = "true"
+        saved = None
+        if outcome.content is not None and outcome.payload is not None:
+            saved = self.config.inbox.save(outcome.payload, outcome.label, outcome.suffix)
+        content = event_content(meta, request.body, outcome, saved)
         try:
             self.channel.enqueue(content, **meta)
         except EventTooLarge as exc:
@@ -242,7 +254,7 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
             "max_body_bytes": config.max_body,
             "replay_protection": config.replay_protection,
             "routes": len(config.presets.routes),
-            "payload_inbox": str(config.inbox_dir),
+            "payload_inbox": str(config.inbox.directory),
             **receiver.status(),
         }
         return json.dumps(report, indent=2)

@@ -44,9 +44,13 @@ class Inbox:
         self.max_files = max_files
         self.max_bytes = max_bytes
 
+    def keeps(self, payload: bytes) -> bool:
+        """Whether a payload this size is saved at all (not when retention is 0 or it is too big)."""
+        return self.max_files > 0 and len(payload) <= self.max_bytes
+
     def save(self, payload: bytes, label: str, suffix: str = ".json") -> Path | None:
         """Write ``payload`` to a new file and return its path, or ``None`` when it is not kept."""
-        if self.max_files == 0 or len(payload) > self.max_bytes:
+        if not self.keeps(payload):
             return None
         path = self.directory / file_name(label, suffix)
         try:

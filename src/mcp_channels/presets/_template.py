@@ -175,13 +175,18 @@ def as_text(value: object) -> str:
     return one_line(text, VALUE_LIMIT)
 
 
+def _text_of(value: object) -> str:
+    """A value as text for a filter, line breaks kept (``first_line`` needs them)."""
+    return scalar(value) if isinstance(value, str) else as_text(value)
+
+
 def _map(transform: Callable[[str], str]) -> Callable[[object, object], object]:
     """A filter applying ``transform`` to a text value, or to each value of a selected list."""
 
     def apply(value: object, argument: object) -> object:
         if isinstance(value, list):
-            return [transform(as_text(item)) for item in value]
-        return transform(as_text(value)) if value is not None else None
+            return [transform(_text_of(item)) for item in value]
+        return transform(_text_of(value)) if value is not None else None
 
     return apply
 
