@@ -2,41 +2,22 @@
 
 from __future__ import annotations
 
-import hashlib
-import hmac
 import json
 import stat
 from pathlib import Path
 
 import pytest
 
-from helpers import PYTHON, HostProcess, RawServer, channel_config, free_port, http_request, write_mcp_config
+from helpers import PYTHON, RawServer, free_port, http_request
 from mcp_channels.protocol import render_channel_tag
+from test_webhook import SECRET, sign, start_host
 from webhook_fixtures import github_examples, payload_file
-
-SECRET = "presets-secret"
-
-
-async def start_host(tmp_path: Path, **env: str) -> tuple[HostProcess, int]:
-    port = free_port()
-    settings = {"WEBHOOK_PORT": str(port), "WEBHOOK_STATE_DIR": str(tmp_path / "state"), **env}
-    config = write_mcp_config(tmp_path, channel_config("webhook", settings))
-    host = await HostProcess(
-        ["--mcp-config", str(config), "--dangerously-load-development-channels", "server:webhook"]
-    ).start()
-    await host.wait_type("ready")
-    await host.wait_stderr("listening on")
-    return host, port
 
 
 def write_settings(tmp_path: Path, document: object) -> None:
     state = tmp_path / "state"
     state.mkdir(exist_ok=True)
     (state / "webhook.json").write_text(json.dumps(document))
-
-
-def sign(body: bytes) -> str:
-    return "sha256=" + hmac.new(SECRET.encode(), body, hashlib.sha256).hexdigest()
 
 
 async def test_a_github_delivery_becomes_a_summary_with_its_payload_saved(tmp_path: Path) -> None:

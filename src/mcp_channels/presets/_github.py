@@ -101,26 +101,34 @@ def _push(payload: object) -> Summary:
     return Summary(content(lines), _common("push", payload, commits=str(len(commits)), **extra))
 
 
-def _pr_change(payload: object, pr: object) -> str:
-    """What happened to a pull request, as a verb phrase (``labeled bug``, ``merged``)."""
+#: Actions on an issue or a pull request that name what or whom: the verb, and where the name is.
+_NAMED_CHANGES: Final = {
+    "labeled": ("labeled", ("label", "name")),
+    "unlabeled": ("unlabeled", ("label", "name")),
+    "assigned": ("assigned to", ("assignee", "login")),
+    "unassigned": ("unassigned from", ("assignee", "login")),
+    "review_requested": ("review requested from", ("requested_reviewer", "login")),
+    "review_request_removed": ("review request removed for", ("requested_reviewer", "login")),
+    "milestoned": ("added to milestone", ("milestone", "title")),
+    "demilestoned": ("removed from milestone", ("milestone", "title")),
+}
+_PLAIN_CHANGES: Final = {"synchronize": "updated with new commits", "ready_for_review": "marked ready for review"}
+
+
+def _change(payload: object, subject: object) -> str:
+    """What happened to an issue or a pull request, as a verb phrase (``labeled bug``)."""
     action = field(payload, "action", limit=60)
+    if action == "closed" and isinstance(dig(subject, "merged"), bool):
+        return "merged" if dig(subject, "merged") is True else "closed without merging"
     if action == "closed":
-        return "merged" if dig(pr, "merged") is True else "closed without merging"
-    detail = {
-        "labeled": ("labeled", ("label", "name")),
-        "unlabeled": ("unlabeled", ("label", "name")),
-        "assigned": ("assigned to", ("assignee", "login")),
-        "unassigned": ("unassigned from", ("assignee", "login")),
-        "review_requested": ("review requested from", ("requested_reviewer", "login")),
-        "review_request_removed": ("review request removed for", ("requested_reviewer", "login")),
-    }.get(action)
-    if detail is not None:
-        verb, path = detail
-        whom = field(payload, *path, limit=60) or field(payload, "requested_team", "name", limit=60)
-        return f"{verb} {whom}".strip()
-    return {"synchronize": "updated with new commits", "ready_for_review": "marked ready for review"}.get(
-        action, action.replace("_", " ")
-    )
+        reason = field(subject, "state_reason", limit=40).replace("_", " ")
+        return f"closed as {reason}" if reason else "closed"
+    named = _NAMED_CHANGES.get(action)
+    if named is None:
+        return _PLAIN_CHANGES.get(action, action.replace("_", " "))
+    verb, path = named
+    whom = field(payload, *path, limit=60) or field(subject, *path, limit=60)
+    return f"{verb} {whom or field(payload, 'requested_team', 'name', limit=60)}".strip()
 
 
 def _pr_shape(pr: object) -> str:
@@ -142,7 +150,7 @@ def _pull_request(payload: object) -> Summary:
     num = scalar(dig(pr, "number")) or scalar(dig(payload, "number"))
     action = field(payload, "action", limit=60)
     draft = " (draft)" if dig(pr, "draft") is True else ""
-    head = f"PR #{num} *{field(pr, 'title')}*{draft} {_pr_change(payload, pr)} by {field(payload, 'sender', 'login')}"
+    head = f"PR #{num} *{field(pr, 'title')}*{draft} {_change(payload, pr)} by {field(payload, 'sender', 'login')}"
     if action in ("opened", "reopened", "ready_for_review", "synchronize", "closed"):
         head += _pr_shape(pr)
     lines = [head]
@@ -202,30 +210,10 @@ def _pull_request_review_comment(payload: object) -> Summary:
     return Summary(content([text]), _common("pull_request_review_comment", payload, **extra))
 
 
-def _issue_change(payload: object, issue: object) -> str:
-    action = field(payload, "action", limit=60)
-    if action == "closed":
-        reason = field(issue, "state_reason", limit=40).replace("_", " ")
-        return f"closed as {reason}" if reason else "closed"
-    detail = {
-        "labeled": ("labeled", ("label", "name")),
-        "unlabeled": ("unlabeled", ("label", "name")),
-        "assigned": ("assigned to", ("assignee", "login")),
-        "unassigned": ("unassigned from", ("assignee", "login")),
-        "milestoned": ("added to milestone", ("milestone", "title")),
-        "demilestoned": ("removed from milestone", ("milestone", "title")),
-    }.get(action)
-    if detail is None:
-        return action.replace("_", " ")
-    verb, path = detail
-    whom = field(payload, *path, limit=60) or field(issue, *path, limit=60)
-    return f"{verb} {whom}".strip()
-
-
 def _issues(payload: object) -> Summary:
     issue = dig(payload, "issue")
     num = scalar(dig(issue, "number"))
-    change = _issue_change(payload, issue)
+    change = _change(payload, issue)
     lines = [f"Issue #{num} *{field(issue, 'title')}* {change} by {field(payload, 'sender', 'login')}"]
     if field(payload, "action", limit=60) == "opened":
         lines.append(quoted(first_line(issue, "body")).strip())
@@ -257,6 +245,17 @@ def _ci_state(action: str, conclusion: str) -> str:
     )
 
 
+def _ci_meta(subject: object, branch: str, sha: str) -> dict[str, str]:
+    """The fields CI filters use (``branch``, ``conclusion``, ...) of a run, a job or a check."""
+    return meta(
+        branch=branch,
+        sha=sha,
+        status=field(subject, "status", limit=40),
+        conclusion=field(subject, "conclusion", limit=40),
+        url=field(subject, "html_url", limit=300),
+    )
+
+
 def _workflow_run(payload: object) -> Summary:
     run = dig(payload, "workflow_run")
     name = field(run, "name") or field(payload, "workflow", "name")
@@ -271,15 +270,7 @@ def _workflow_run(payload: object) -> Summary:
     details.append(", ".join(f"PR #{n}" for n in prs if n))
     detail = ", ".join(part for part in details if part)
     text = f"{_ci_state(action, conclusion)}: workflow *{name}*{_at(branch, sha)}" + (f" ({detail})" if detail else "")
-    extra = meta(
-        workflow=name,
-        branch=branch,
-        sha=sha,
-        status=field(run, "status", limit=40),
-        conclusion=conclusion,
-        url=field(run, "html_url", limit=300),
-    )
-    return Summary(content([text]), _common("workflow_run", payload, **extra))
+    return Summary(content([text]), _common("workflow_run", payload, workflow=name, **_ci_meta(run, branch, sha)))
 
 
 def _workflow_job(payload: object) -> Summary:
@@ -296,16 +287,8 @@ def _workflow_job(payload: object) -> Summary:
     runner = field(job, "runner_name", limit=80)
     if runner and action == "in_progress":
         text += f" (runner {runner})"
-    extra = meta(
-        job=name,
-        workflow=workflow,
-        branch=branch,
-        sha=sha,
-        status=field(job, "status", limit=40),
-        conclusion=conclusion,
-        url=field(job, "html_url", limit=300),
-    )
-    return Summary(content([text]), _common("workflow_job", payload, **extra))
+    extra = _ci_meta(job, branch, sha)
+    return Summary(content([text]), _common("workflow_job", payload, job=name, workflow=workflow, **extra))
 
 
 def _check_run(payload: object) -> Summary:
@@ -326,15 +309,7 @@ def _check_run(payload: object) -> Summary:
     lines = [f"Check *{name}* {state}{_at(branch, sha)}" + (f" ({app})" if app else "")]
     summary = " — ".join(p for p in (field(check, "output", "title"), first_line(check, "output", "summary")) if p)
     lines.append(summary)
-    extra = meta(
-        check=name,
-        branch=branch,
-        sha=sha,
-        status=field(check, "status", limit=40),
-        conclusion=conclusion,
-        url=field(check, "html_url", limit=300),
-    )
-    return Summary(content(lines), _common("check_run", payload, **extra))
+    return Summary(content(lines), _common("check_run", payload, check=name, **_ci_meta(check, branch, sha)))
 
 
 def _check_suite(payload: object) -> Summary:

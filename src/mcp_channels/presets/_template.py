@@ -26,7 +26,7 @@ from typing import Final, NamedTuple
 
 from mcp_channels.text import fit
 
-from ._text import CONTENT_LIMIT, compact_json, first_line, one_line, scalar
+from ._text import CONTENT_LIMIT, compact_json, dig, first_line, one_line, scalar
 
 VALUE_LIMIT: Final = 300
 MAX_TEMPLATE_LENGTH: Final = 4000
@@ -142,7 +142,7 @@ class Selector(NamedTuple):
             if isinstance(step, _Wildcard):
                 values = [item for value in values for item in _children(value)][:MAX_SELECTED]
             else:
-                values = [_child(value, step) for value in values]
+                values = [dig(value, step) for value in values]
         if self.spreads:
             return [value for value in values if value is not None]
         return values[0]
@@ -154,14 +154,6 @@ def _children(value: object) -> list[object]:
     if isinstance(value, dict):
         return list(value.values())[:MAX_SELECTED]
     return []
-
-
-def _child(value: object, step: str | int) -> object:
-    if isinstance(value, dict) and isinstance(step, str):
-        return value.get(step)
-    if isinstance(value, list) and isinstance(step, int) and -len(value) <= step < len(value):
-        return value[step]
-    return None
 
 
 def as_text(value: object) -> str:
