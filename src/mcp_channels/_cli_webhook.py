@@ -78,8 +78,12 @@ def webhook_command(argv: Sequence[str]) -> int:
         return 1
     outcome = shape(body, headers, path, config.presets)
     meta = request_meta("POST", path, query, headers)
-    kept = outcome.content is not None and outcome.payload is not None and outcome.filtered is None
-    would_save = kept and outcome.payload is not None and config.inbox.keeps(outcome.payload)
+    would_save = (
+        outcome.filtered is None
+        and outcome.content is not None
+        and outcome.payload is not None
+        and config.inbox.keeps(outcome.payload)
+    )
     payload_path = config.inbox.directory / file_name(outcome.label, outcome.suffix) if would_save else None
     content = event_content(meta, body, outcome, payload_path)
     print(render_channel_tag(NAME, content, meta))

@@ -16,7 +16,7 @@ ALERTS_SHOWN: Final = 5
 LABELS_SHOWN: Final = 3
 
 
-def looks_like(payload: object) -> bool:
+def looks_like(kind: str, payload: object) -> bool:
     """Whether a JSON body has Alertmanager's shape: ``alerts``, ``status`` and ``groupKey``."""
     return (
         isinstance(payload, dict)

@@ -27,17 +27,27 @@ SUMMARIZERS: Final[dict[str, Callable[[str, object], Summary]]] = {
     "sentry": _sentry.summarize,
     "alertmanager": _alertmanager.summarize,
 }
+#: Preset name → whether a parsed body is that sender's payload at all.
+RECOGNISERS: Final[dict[str, Callable[[str, object], bool]]] = {
+    "github": _github.looks_like,
+    "gitlab": _gitlab.looks_like,
+    "sentry": _sentry.looks_like,
+    "alertmanager": _alertmanager.looks_like,
+}
 #: A body worth parsing to check for Alertmanager's shape contains this.
 ALERTMANAGER_MARK: Final = b'"groupKey"'
 
 
 def sender_by_header(headers: Mapping[str, str]) -> str | None:
     """The preset whose sender header is present, if any."""
-    return next((preset for preset, header in SENDER_HEADERS.items() if header in headers), None)
+    for preset, header in SENDER_HEADERS.items():
+        if header in headers:
+            return preset
+    return None
 
 
 def sender_by_shape(payload: object) -> str | None:
-    return "alertmanager" if _alertmanager.looks_like(payload) else None
+    return "alertmanager" if _alertmanager.looks_like("alert", payload) else None
 
 
 def kind_of(preset: str, headers: Mapping[str, str], payload: object) -> str:

@@ -42,6 +42,14 @@ CONCLUSION_WORDS: Final = {
 PUSH_COMMITS_SHOWN: Final = 3
 
 
+def looks_like(event: str, payload: object) -> bool:
+    """Whether a body is a GitHub payload: it has the event's own object, or names its sender,
+    repository, organization or app (a global ``security_advisory`` has only the first)."""
+    return isinstance(payload, dict) and any(
+        isinstance(payload.get(key), dict) for key in (event, "sender", "repository", "organization", "installation")
+    )
+
+
 def summarize(event: str, payload: object) -> Summary:
     """The summary of a GitHub delivery whose ``X-GitHub-Event`` is ``event``."""
     return summarize_with(_BY_EVENT, _generic, event, payload)

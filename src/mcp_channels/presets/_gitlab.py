@@ -55,6 +55,11 @@ ACTION_WORDS: Final = {
 COMMITS_SHOWN: Final = 3
 
 
+def looks_like(kind: str, payload: object) -> bool:
+    """Whether a body is a GitLab payload: it names its kind (``object_kind`` or ``event_name``)."""
+    return isinstance(payload, dict) and any(isinstance(payload.get(key), str) for key in ("object_kind", "event_name"))
+
+
 def kind_of(header: str, payload: object) -> str:
     """The event's kind: the payload's ``object_kind``, else the one its header names."""
     return field(payload, "object_kind", limit=60) or HEADER_KINDS.get(header, header.lower().replace(" ", "_"))

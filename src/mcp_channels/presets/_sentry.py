@@ -16,6 +16,13 @@ from ._text import EXCERPT_LIMIT, content, dig, field, meta, number, plural, quo
 _ISO_MINUTE: Final = re.compile(r"^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})")
 
 
+def looks_like(resource: str, payload: object) -> bool:
+    """Whether a body is a Sentry integration payload: an ``action`` and its ``data``."""
+    return (
+        isinstance(payload, dict) and isinstance(payload.get("data"), dict) and isinstance(payload.get("action"), str)
+    )
+
+
 def summarize(resource: str, payload: object) -> Summary:
     """The summary of a Sentry delivery whose ``Sentry-Hook-Resource`` is ``resource``."""
     return summarize_with(_BY_RESOURCE, _generic, resource, payload)

@@ -75,7 +75,10 @@ class Settings(NamedTuple):
     inbox_max_bytes: int = DEFAULT_INBOX_BYTES
 
     def route_for(self, path: str) -> Route:
-        return next((route for route in self.routes if route.matches(path)), DEFAULT_ROUTE)
+        for route in self.routes:
+            if route.matches(path):
+                return route
+        return DEFAULT_ROUTE
 
 
 def load_settings(environ: Mapping[str, str], state_dir: Path) -> Settings:

@@ -3,7 +3,8 @@
 Pure: the body, headers and path of a request and the settings in, an :class:`Outcome` out. No
 file is written here (saving the payload is :mod:`._inbox`'s job, done by the receiver) and
 nothing raises on a body's shape: a body no preset knows stays the raw body, exactly as before
-presets existed, and a known sender's body that is not JSON is delivered raw with a note.
+presets existed, and so does a body that names a sender in its headers but is not that
+sender's JSON (a test ``curl`` with ``X-GitHub-Event`` set): a summary of it would be made up.
 """
 
 from __future__ import annotations
@@ -13,7 +14,7 @@ import logging
 from collections.abc import Mapping
 from typing import Final, NamedTuple
 
-from ._detect import ALERTMANAGER_MARK, SUMMARIZERS, kind_of, sender_by_header, sender_by_shape
+from ._detect import ALERTMANAGER_MARK, RECOGNISERS, SUMMARIZERS, kind_of, sender_by_header, sender_by_shape
 from ._settings import Route, Settings
 from ._text import meta as clean_meta
 
@@ -57,7 +58,9 @@ def shape(body: bytes, headers: Mapping[str, str], path: str, settings: Settings
     """What a POST of ``body`` with ``headers`` (lower-case names) to ``path`` becomes."""
     route = settings.route_for(path)
     preset = sender_by_header(headers) if route.preset == "auto" else route.preset
-    wanted = preset not in (None, "raw") or route.filters.active or ALERTMANAGER_MARK in body
+    if preset is None and not route.filters.active and ALERTMANAGER_MARK not in body:
+        return RAW  # the common case of an unknown sender: nothing to parse, nothing to filter
+    wanted = preset != "raw" or route.filters.active
     payload, payload_bytes = _parse(body, headers) if wanted else (NOT_JSON, body)
     if preset is None:
         preset = sender_by_shape(payload)
@@ -65,8 +68,6 @@ def shape(body: bytes, headers: Mapping[str, str], path: str, settings: Settings
         outcome = RAW
     elif preset == "template":
         outcome = _templated(route, payload, body, payload_bytes)
-    elif payload is NOT_JSON:
-        outcome = Outcome(None, {"preset": preset, "preset_error": "the body is not JSON"})
     else:
         outcome = _summarized(preset, headers, payload, payload_bytes)
     if outcome.content is not None and route.meta:
@@ -96,6 +97,9 @@ def _parse(body: bytes, headers: Mapping[str, str]) -> tuple[object, bytes]:
 
 def _summarized(preset: str, headers: Mapping[str, str], payload: object, payload_bytes: bytes) -> Outcome:
     kind = kind_of(preset, headers, payload)
+    if not RECOGNISERS[preset](kind, payload):
+        log.debug("%s preset: the body is not that sender's JSON; delivered as it came", preset)
+        return RAW
     try:
         summary = SUMMARIZERS[preset](kind, payload)
     except Exception as exc:  # a preset bug must not lose the delivery: it goes raw, with a note
