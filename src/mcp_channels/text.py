@@ -15,9 +15,10 @@ import re
 import time
 import unicodedata
 from collections.abc import Sequence
-from typing import Final
+from typing import TYPE_CHECKING, Final
 
-import regex
+if TYPE_CHECKING:
+    import regex
 
 CHUNK_MODES: Final = ("length", "newline")
 #: Each platform's longest message, the cap of ``textChunkLimit``: in UTF-16 units on Telegram and
@@ -184,6 +185,10 @@ def _compile(pattern: str) -> regex.Pattern[str] | str:
     """The compiled case-insensitive pattern, or the reason it is unusable."""
     if len(pattern) > MAX_PATTERN_LENGTH:
         return f"longer than {MAX_PATTERN_LENGTH} characters"
+    # Imported on first use (15 ms): the webhook channel cuts text with this module at start-up
+    # and never matches a mention pattern.
+    import regex
+
     try:
         return regex.compile(pattern, regex.IGNORECASE | regex.V0)
     except (regex.error, ValueError, TypeError, OverflowError, RecursionError) as exc:
