@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import planted_secrets
 from fakes.telegram_api import MAX_TEXT, FakeTelegram
 from fakes.telegram_session import ALICE, BOB, GROUP, PNG, TelegramSession, fake, session, state, write_access
 
@@ -120,6 +121,28 @@ async def test_reply_refusals(fake: FakeTelegram, session: TelegramSession, stat
     assert fake.sent_to(ALICE) == [] and fake.sent_to(BOB) == []
     # A group that is opted in is a valid target, even though nobody there is in allowFrom.
     assert ids_of(await session.ok("reply", chat_id=str(GROUP), text="hello group"))
+
+
+async def test_reply_refuses_secrets_of_the_machine(fake: FakeTelegram, state: Path, tmp_path: Path) -> None:
+    """The token in the server's environment, another channel's, Claude Code's credentials, a hard link."""
+    home = planted_secrets.plant(tmp_path)
+    fake.user(ALICE, "alice")
+    write_access(state, allowFrom=[str(ALICE)])
+    running = await TelegramSession(fake, state, tmp_path / "host", **home.env).start()
+    try:
+        refusals = {
+            "/proc/self/environ": "hold the system's live state",
+            str(home.other_state / ".env"): "refusing to send channel state: ",
+            str(home.hard_link): f"is the same file as {home.telegram_env}",
+            str(home.credentials): "refusing to send Claude Code's settings and credentials: ",
+        }
+        for name, refusal in refusals.items():
+            text = await running.error("reply", chat_id=str(ALICE), text="hi", files=[str(home.document), name])
+            assert refusal in text and fake.token not in text and planted_secrets.MARK not in text, text
+        assert fake.sent_to(ALICE) == []
+        assert ids_of(await running.ok("reply", chat_id=str(ALICE), text="hi", files=[str(home.document)]))
+    finally:
+        await running.stop()
 
 
 async def test_reply_partial_failure_says_how_far_it_got(
