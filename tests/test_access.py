@@ -162,20 +162,22 @@ def test_a_corrupt_file_is_moved_aside_and_defaults_used(
 
 
 def test_an_unreadable_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    (tmp_path / "access.json").mkdir()  # reading it fails (EISDIR), as EACCES would
+    (tmp_path / "access.json").symlink_to("access.json")  # opening it fails (ELOOP), as EACCES would
     with caplog.at_level(logging.WARNING):
         store = store_at(tmp_path)
         store.update(lambda a: a.allow_from.append("1"))
     assert store.load().allow_from == ["1"]
-    assert any(p.name.startswith("access.json.corrupt-") and p.is_dir() for p in tmp_path.iterdir())
+    assert any(p.name.startswith("access.json.corrupt-") and p.is_symlink() for p in tmp_path.iterdir())
     assert any("corrupt" in m for m in messages(caplog))
 
 
-def test_wrong_types_are_reported_field_by_field(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_wrong_types_are_reported_field_by_field_and_close_what_they_govern(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     original = {
         "dmPolicy": "open",
         "allowFrom": "123",
-        "groups": {"g1": {"requireMention": "yes", "allowFrom": [5, None]}, "g2": []},
+        "groups": {"g1": {"requireMention": "yes", "allowFrom": [5, None]}, "g2": [], "g3": {"allowFrom": [7]}},
         "pending": {
             "dead00": {"senderId": "1"},
             "beef00": {"senderId": 9, "chatId": "9", "expiresAt": NOW, "replies": "x"},
@@ -190,23 +192,25 @@ def test_wrong_types_are_reported_field_by_field(tmp_path: Path, caplog: pytest.
     store = store_at(tmp_path)
     with caplog.at_level(logging.WARNING):
         access = store.load()
-    assert access.dm_policy == "pairing" and access.allow_from == []
-    assert access.groups == {"g1": GroupPolicy(require_mention=True, allow_from=["5"])}
+    assert access.dm_policy == "allowlist" and access.allow_from == []
+    assert access.groups == {"g3": GroupPolicy(require_mention=True, allow_from=["7"])}
+    assert access.broken_groups == {"g1": original["groups"]["g1"], "g2": []}  # type: ignore[index]
     assert list(access.pending) == ["beef00"] and access.pending["beef00"].sender_id == "9"
     assert access.pending["beef00"].replies == 1
     assert access.mention_patterns == ["ok"]
     assert access.ack_reaction is None and access.reply_to_mode == "first" and access.text_chunk_limit is None
     report = "\n".join(messages(caplog))
     for fragment in [
-        'dmPolicy: expected one of pairing, allowlist, disabled, got "open"',
-        'allowFrom: expected a list of id strings, got "123"; using []',
-        "groups['g1'].requireMention",
-        "groups['g1'].allowFrom[0]: expected an id string, got 5; using '5'",
-        "groups['g1'].allowFrom[1]",
-        "groups['g2']: expected an object",
+        'dmPolicy: expected one of pairing, allowlist, disabled, got "open"; acting as allowlist',
+        'allowFrom: expected a list of id strings, got "123"; no sender gets in by DM until it is fixed',
+        "groups['g1'].requireMention: expected true or false, got \"yes\"; the group delivers nothing",
+        "groups['g1'].allowFrom[0]: expected an id string, got 5; read as '5'",
+        "groups['g1'].allowFrom[1]: expected an id string, got null; the group delivers nothing",
+        "groups['g2']: expected an object, got []; the group delivers nothing",
+        "groups['g3'].allowFrom[0]: expected an id string, got 7; read as '7'",
         "pending['dead00']: needs senderId, chatId and expiresAt",
         "pending['beef00'].replies",
-        "mentionPatterns[1]",
+        "mentionPatterns[1]: expected a string, got 3; left out",
         "ackReaction: expected a string",
         "replyToMode: expected one of off, first, all",
         "textChunkLimit: expected a whole number",
@@ -218,6 +222,74 @@ def test_wrong_types_are_reported_field_by_field(tmp_path: Path, caplog: pytest.
     with caplog.at_level(logging.WARNING):
         store.load()
     assert messages(caplog) == []  # reported once per content, not on every message
+
+
+@pytest.mark.parametrize(
+    ("written", "policy", "note"),
+    [
+        ("Allowlist", "allowlist", 'dmPolicy: "Allowlist" read as "allowlist"'),
+        ("disabled ", "disabled", 'dmPolicy: "disabled " read as "disabled"'),
+        (" PAIRING", "pairing", 'dmPolicy: " PAIRING" read as "pairing"'),
+        ("allow list", "allowlist", 'got "allow list"; acting as allowlist'),
+        ("open", "allowlist", 'got "open"; acting as allowlist'),
+        (True, "allowlist", "got true; acting as allowlist"),
+        (["disabled"], "allowlist", 'got ["disabled"]; acting as allowlist'),
+    ],
+)
+def test_a_policy_name_is_read_as_meant_or_closes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, written: object, policy: str, note: str
+) -> None:
+    write(tmp_path, {"dmPolicy": written, "allowFrom": ["1"]})
+    with caplog.at_level(logging.WARNING):
+        assert store_at(tmp_path).load().dm_policy == policy
+    assert any(note in m for m in messages(caplog))
+
+
+@pytest.mark.parametrize(
+    ("extra", "policy"),
+    [({"dmpolicy": "disabled"}, "allowlist"), ({"DMPolicy": "x", "dmPolicy": "disabled"}, "disabled")],
+)
+def test_a_misspelt_policy_key_closes_the_policy(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, extra: dict[str, str], policy: str
+) -> None:
+    write(tmp_path, extra)
+    with caplog.at_level(logging.WARNING):
+        store = store_at(tmp_path)
+        assert store.load().dm_policy == policy
+        store.update(lambda a: a.allow_from.append("1"))
+    assert any('keys are case-sensitive; did you mean "dmPolicy"?' in m for m in messages(caplog))
+    saved = json.loads((tmp_path / "access.json").read_text())
+    assert saved.get("dmPolicy") == extra.get("dmPolicy")  # not written where the user did not write it
+    assert all(saved[key] == value for key, value in extra.items())
+
+
+def test_what_does_not_parse_is_written_back_as_found(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The server adding a pairing code to a file with mistakes leaves every mistake as it was."""
+    original = {
+        "dmPolicy": "disabled ",
+        "allowFrom": ["1", None, 2],
+        "groups": {"g": {"allowFrom": "1"}, "h": {"requireMention": False, "allowFrom": [3]}},
+        "pending": {},
+        "mentionPatterns": "claude",
+        "textChunkLimit": "big",
+    }
+    write(tmp_path, original)
+    with caplog.at_level(logging.WARNING):
+        store = store_at(tmp_path)
+        store.update(lambda a: a.pending.update(c0ffee=PendingPairing("5", "5", NOW, NOW + 1)))
+    saved = json.loads((tmp_path / "access.json").read_text())
+    assert saved["dmPolicy"] == "disabled"  # what was meant: normalised
+    assert saved["allowFrom"] == ["1", None, 2]  # what did not parse: as found
+    assert saved["groups"] == {"h": {"requireMention": False, "allowFrom": ["3"]}, "g": {"allowFrom": "1"}}
+    assert saved["mentionPatterns"] == "claude" and saved["textChunkLimit"] == "big"
+    assert list(saved["pending"]) == ["c0ffee"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("access.json.invalid-")]  # nothing was lost
+
+    store.update(lambda a: a.allow_from.append("9"))  # a change to a field with a problem
+    saved = json.loads((tmp_path / "access.json").read_text())
+    assert saved["allowFrom"] == ["1", "2", "9"] and saved["groups"]["g"] == {"allowFrom": "1"}
+    [kept] = [p for p in tmp_path.iterdir() if p.name.startswith("access.json.invalid-")]
+    assert json.loads(kept.read_text())["allowFrom"] == ["1", None, 2]
 
 
 def test_rewriting_a_file_with_bad_fields_keeps_the_original(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -330,9 +402,9 @@ def test_approve_moves_the_sender_and_leaves_a_marker(tmp_path: Path) -> None:
 
 def test_approve_refuses_unknown_and_expired_codes(tmp_path: Path) -> None:
     store = pending_store(tmp_path, expires_at=NOW - 120_000)
-    with pytest.raises(AccessError, match=r"no pending pairing with code 'ffffff' \(pending: a4f91c\)"):
+    with pytest.raises(AccessError, match=r"no pending pairing with code 'ffffff' \(pending: none\)"):
         approve_pairing(store, "ffffff", now_ms=NOW)
-    with pytest.raises(AccessError, match="expired 2 min ago"):
+    with pytest.raises(AccessError, match=r"expired 2 min ago .* or let them in now with: allow 42"):
         approve_pairing(store, "a4f91c", now_ms=NOW)
     assert store.load().allow_from == ["42"] and "a4f91c" in store.load().pending
     assert not (tmp_path / "approved").exists()
@@ -345,12 +417,14 @@ def test_approve_refuses_a_sender_id_that_is_not_a_file_name(tmp_path: Path) -> 
     assert store_at(tmp_path).load().allow_from == []
 
 
-def test_deny_forgets_the_code(tmp_path: Path) -> None:
+def test_deny_expires_the_code_and_the_sender_gets_no_new_one_within_the_hour(tmp_path: Path) -> None:
     store = pending_store(tmp_path)
-    assert deny_pairing(store, "a4f91c").sender_id == "42"
-    assert store.load().pending == {}
-    with pytest.raises(AccessError, match="no pending pairing"):
-        deny_pairing(store, "a4f91c")
+    assert deny_pairing(store, "a4f91c", now_ms=NOW).sender_id == "42"
+    assert store.load().pending["a4f91c"].expires_at < NOW
+    with pytest.raises(AccessError, match="a4f91c expired 0 min ago"):
+        deny_pairing(store, "a4f91c", now_ms=NOW)
+    with pytest.raises(AccessError, match="expired"):
+        approve_pairing(store, "a4f91c", now_ms=NOW)
 
 
 async def test_approvals_are_handed_over_once_even_when_sending_fails(
