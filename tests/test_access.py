@@ -8,12 +8,14 @@ import logging
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from helpers import PYTHON, HostProcess, write_mcp_config
 from mcp_channels.access import (
+    MAX_FILE_BYTES,
     PAIRED_MESSAGE,
     Access,
     AccessError,
@@ -130,6 +132,34 @@ def test_edits_are_seen_at_once(tmp_path: Path) -> None:
     assert store.load().allow_from == []
     write(tmp_path, {"allowFrom": ["7"]})
     assert store.load().allow_from == ["7"]
+
+
+def test_readings_are_cached_while_the_file_is_the_same_version(tmp_path: Path) -> None:
+    """Keyed by (device, inode, size, mtime): an edit in place that keeps all four is not seen, which
+    proves the cache is used; any edit that changes one of them is."""
+    path = write(tmp_path, {"allowFrom": ["1"]})
+    old = time.time_ns() - 10_000_000_000
+    os.utime(path, ns=(old, old))
+    store = store_at(tmp_path)
+    assert store.load().allow_from == ["1"]
+    path.write_text(json.dumps({"allowFrom": ["2"]}))  # same inode, same size
+    os.utime(path, ns=(old, old))
+    assert store.load().allow_from == ["1"]
+    os.utime(path, ns=(old + 1, old + 1))
+    assert store.load().allow_from == ["2"]
+    store.load().allow_from.append("3")  # callers get copies
+    assert store.load().allow_from == ["2"]
+
+
+def test_a_file_changed_in_the_last_seconds_is_not_cached(tmp_path: Path) -> None:
+    """A second edit within the file system's clock tick keeps (size, mtime): such files are re-read."""
+    path = write(tmp_path, {"allowFrom": ["1"]})
+    recent = path.stat().st_mtime_ns
+    store = store_at(tmp_path)
+    assert store.load().allow_from == ["1"]
+    path.write_text(json.dumps({"allowFrom": ["2"]}))
+    os.utime(path, ns=(recent, recent))
+    assert store.load().allow_from == ["2"]
 
 
 def test_chunk_limit_is_clamped_to_the_platform_cap() -> None:
@@ -537,5 +567,45 @@ async def test_pairing_end_to_end_through_a_running_channel_and_the_command_line
         disguised.symlink_to(state / "access.json")
         leak = await host.call("gated", "send", {"chat_id": "42", "files": [str(disguised)]})
         assert leak["is_error"] and f"refusing to send channel state: {disguised}" in leak["text"]
+    finally:
+        await host.stop()
+
+
+async def test_a_fifo_or_a_huge_file_at_the_path_never_blocks_or_opens_a_running_channel(tmp_path: Path) -> None:
+    """A FIFO used to block the server for good on the next message; now it, like a file over the
+    limit, is refused at once: every message is dropped and the file is left as it is."""
+    state = tmp_path / "state"
+    state.mkdir()
+    os.mkfifo(state / "access.json")
+    config = write_mcp_config(
+        tmp_path,
+        {
+            "gated": {
+                "command": PYTHON,
+                "args": [str(FIXTURES / "gated_channel.py")],
+                "env": {"TELEGRAM_STATE_DIR": str(state)},
+            }
+        },
+    )
+    host = await HostProcess(
+        ["--mcp-config", str(config), "--dangerously-load-development-channels", "server:gated"]
+    ).start()
+    hello = {"sender_id": "42", "chat_id": "42", "is_dm": True, "text": "hi"}
+    try:
+        await host.wait_type("ready")
+        answer = json.loads((await host.call("gated", "inbound", hello, timeout=5))["text"])
+        assert answer["action"] == "drop"
+        await host.wait_stderr("access.json cannot be used: it is not a regular file; every message is dropped")
+        assert stat.S_ISFIFO((state / "access.json").lstat().st_mode)
+
+        (state / "access.json").unlink()
+        (state / "access.json").write_text(json.dumps({"allowFrom": ["42"], "padding": "x" * MAX_FILE_BYTES}))
+        answer = json.loads((await host.call("gated", "inbound", hello, timeout=5))["text"])
+        assert answer["action"] == "drop"
+        await host.wait_stderr("over the 1,048,576-byte limit; every message is dropped until it is fixed")
+
+        (state / "access.json").write_text(json.dumps({"allowFrom": ["42"]}))
+        answer = json.loads((await host.call("gated", "inbound", hello, timeout=5))["text"])
+        assert answer["action"] == "deliver"  # fixed: seen at once
     finally:
         await host.stop()
