@@ -377,6 +377,14 @@ async def test_attachments_are_listed_then_downloaded_on_demand(world: World) ->
     assert paths[0].read_bytes() == b"x" * 1536 and paths[1].read_bytes() == b"\x00" * 2560
     assert lines[0].endswith("  (report_1___.txt, text/plain, 2KB)")
 
+    long_extension = fake.attachment(world.lounge, "notes." + "x" * 300, b"long", "text/plain")
+    posted = fake.post(world.lounge, world.carol, "", attachments=[long_extension])
+    await world.next_event()
+    result = await world.call("download_attachment", chat_id=world.lounge["id"], message_id=posted["id"])
+    saved = Path(result["text"].split("\n")[1].strip().split("  ")[0])  # the name could not be written
+    assert not result["is_error"] and saved.name.endswith(f"-{long_extension['id']}.bin")
+    assert saved.read_bytes() == b"long"
+
     sticker_only = fake.post(world.lounge, world.carol, "")
     assert (await world.next_event())["content"] == ""
     plain = fake.post(world.lounge, world.carol, "no files")

@@ -222,6 +222,9 @@ async def test_download_attachment(fake: FakeTelegram, session: TelegramSession,
     assert re.fullmatch(rf"\d+-{stored.file_unique_id}\.pdf", path.name)
     odd = fake.add_file(b"data", "documents/no_extension")
     assert Path(await session.ok("download_attachment", file_id=odd.file_id)).suffix == ".bin"
+    long_extension = fake.add_file(b"long", "documents/file." + "x" * 300)  # the name could not be written
+    saved = Path(await session.ok("download_attachment", file_id=long_extension.file_id))
+    assert saved.suffix == ".bin" and saved.read_bytes() == b"long"
 
     expired = fake.add_file(b"gone", None)
     assert await session.error("download_attachment", file_id=expired.file_id) == (
@@ -245,7 +248,7 @@ async def test_download_attachment(fake: FakeTelegram, session: TelegramSession,
     fake.report_file_sizes = False
     assert await session.error("download_attachment", file_id=huge.file_id) == too_big
     assert sum(1 for method, _ in fake.calls if method == "download") == downloads + 1  # only the last one tried
-    assert len(list((state / "inbox").iterdir())) == 2  # failed downloads leave nothing behind
+    assert len(list((state / "inbox").iterdir())) == 3  # failed downloads leave nothing behind
 
 
 async def test_a_message_of_exactly_the_limit_is_one_message(fake: FakeTelegram, session: TelegramSession) -> None:
