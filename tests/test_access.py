@@ -520,9 +520,8 @@ async def test_watcher_does_nothing_in_static_mode(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- end to end
 
 
-async def test_pairing_end_to_end_through_a_running_channel_and_the_command_line(tmp_path: Path) -> None:
-    """Server process gates and pairs; a separate CLI process approves; the server greets within 5 s."""
-    state = tmp_path / "state"
+async def start_gated_channel(tmp_path: Path, state: Path) -> HostProcess:
+    """The host running ``gated_channel.py``, a channel on the shared access machinery, on ``state``."""
     config = write_mcp_config(
         tmp_path,
         {
@@ -536,8 +535,15 @@ async def test_pairing_end_to_end_through_a_running_channel_and_the_command_line
     host = await HostProcess(
         ["--mcp-config", str(config), "--dangerously-load-development-channels", "server:gated"]
     ).start()
+    await host.wait_type("ready")
+    return host
+
+
+async def test_pairing_end_to_end_through_a_running_channel_and_the_command_line(tmp_path: Path) -> None:
+    """Server process gates and pairs; a separate CLI process approves; the server greets within 5 s."""
+    state = tmp_path / "state"
+    host = await start_gated_channel(tmp_path, state)
     try:
-        await host.wait_type("ready")
         hello = {"sender_id": "42", "chat_id": "42", "is_dm": True, "text": "hi"}
         first = json.loads((await host.call("gated", "inbound", hello))["text"])
         assert first["action"] == "pair"
@@ -577,22 +583,9 @@ async def test_a_fifo_or_a_huge_file_at_the_path_never_blocks_or_opens_a_running
     state = tmp_path / "state"
     state.mkdir()
     os.mkfifo(state / "access.json")
-    config = write_mcp_config(
-        tmp_path,
-        {
-            "gated": {
-                "command": PYTHON,
-                "args": [str(FIXTURES / "gated_channel.py")],
-                "env": {"TELEGRAM_STATE_DIR": str(state)},
-            }
-        },
-    )
-    host = await HostProcess(
-        ["--mcp-config", str(config), "--dangerously-load-development-channels", "server:gated"]
-    ).start()
+    host = await start_gated_channel(tmp_path, state)
     hello = {"sender_id": "42", "chat_id": "42", "is_dm": True, "text": "hi"}
     try:
-        await host.wait_type("ready")
         answer = json.loads((await host.call("gated", "inbound", hello, timeout=5))["text"])
         assert answer["action"] == "drop"
         await host.wait_stderr("access.json cannot be used: it is not a regular file; every message is dropped")
