@@ -95,12 +95,35 @@ def _files_below(folder: Path, depth: int) -> Iterator[tuple[Identity, Path]]:
             yield from _files_below(Path(entry.path), depth - 1)
 
 
+def _regular_file(entry: os.DirEntry[str]) -> Identity | None:
+    """The identity of the regular file ``entry`` is or links to; ``None`` for anything else."""
+    try:
+        info = entry.stat()
+    except OSError:
+        return None
+    return (info.st_dev, info.st_ino) if stat.S_ISREG(info.st_mode) else None
+
+
 def _claude_files(env: Mapping[str, str]) -> Iterator[tuple[Identity, Path]]:
-    """Claude Code's settings and credentials, wherever ``HOME`` and ``CLAUDE_CONFIG_DIR`` put them."""
+    """Claude Code's settings and credentials, wherever ``HOME`` and ``CLAUDE_CONFIG_DIR`` put them.
+
+    Every name in these folders is looked at (however many there are), and only the matching ones
+    are examined further.
+    """
     for folder in dict.fromkeys([home_dir(env), home_dir(env) / ".claude", claude_config_dir(env)]):
-        for identity, path in _files_below(folder, 1):
-            if any(fnmatchcase(path.name.casefold(), pattern) for pattern in CLAUDE_FILES):
-                yield identity, path
+        try:
+            with os.scandir(folder) as entries:
+                matching = [entry for entry in entries if _is_claude_file(entry.name)]
+        except OSError:
+            continue
+        for entry in matching:
+            identity = _regular_file(entry)
+            if identity is not None:
+                yield identity, Path(entry.path)
+
+
+def _is_claude_file(name: str) -> bool:
+    return any(fnmatchcase(name.casefold(), pattern) for pattern in CLAUDE_FILES)
 
 
 @dataclass(frozen=True)
