@@ -63,6 +63,8 @@ def check_files(
     message names the path and never anything read from it. ``environ`` (default ``os.environ``)
     says where the state directories and Claude Code's files are.
     """
+    if not paths:
+        return []  # most replies carry no file: nothing to look at on disk
     protected = Protected.collect(state_dir, allow_inbox=allow_inbox, environ=environ)
     checked: list[Path] = []
     for name in paths:
