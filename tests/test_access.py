@@ -8,12 +8,14 @@ import logging
 import os
 import stat
 import subprocess
+import time
 from pathlib import Path
 
 import pytest
 
 from helpers import PYTHON, HostProcess, write_mcp_config
 from mcp_channels.access import (
+    MAX_FILE_BYTES,
     PAIRED_MESSAGE,
     Access,
     AccessError,
@@ -132,6 +134,34 @@ def test_edits_are_seen_at_once(tmp_path: Path) -> None:
     assert store.load().allow_from == ["7"]
 
 
+def test_readings_are_cached_while_the_file_is_the_same_version(tmp_path: Path) -> None:
+    """Keyed by (device, inode, size, mtime): an edit in place that keeps all four is not seen, which
+    proves the cache is used; any edit that changes one of them is."""
+    path = write(tmp_path, {"allowFrom": ["1"]})
+    old = time.time_ns() - 10_000_000_000
+    os.utime(path, ns=(old, old))
+    store = store_at(tmp_path)
+    assert store.load().allow_from == ["1"]
+    path.write_text(json.dumps({"allowFrom": ["2"]}))  # same inode, same size
+    os.utime(path, ns=(old, old))
+    assert store.load().allow_from == ["1"]
+    os.utime(path, ns=(old + 1, old + 1))
+    assert store.load().allow_from == ["2"]
+    store.load().allow_from.append("3")  # callers get copies
+    assert store.load().allow_from == ["2"]
+
+
+def test_a_file_changed_in_the_last_seconds_is_not_cached(tmp_path: Path) -> None:
+    """A second edit within the file system's clock tick keeps (size, mtime): such files are re-read."""
+    path = write(tmp_path, {"allowFrom": ["1"]})
+    recent = path.stat().st_mtime_ns
+    store = store_at(tmp_path)
+    assert store.load().allow_from == ["1"]
+    path.write_text(json.dumps({"allowFrom": ["2"]}))
+    os.utime(path, ns=(recent, recent))
+    assert store.load().allow_from == ["2"]
+
+
 def test_chunk_limit_is_clamped_to_the_platform_cap() -> None:
     assert Access().chunk_limit(4096) == 4096
     assert Access(text_chunk_limit=100).chunk_limit(4096) == 100
@@ -162,20 +192,22 @@ def test_a_corrupt_file_is_moved_aside_and_defaults_used(
 
 
 def test_an_unreadable_file_is_moved_aside(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
-    (tmp_path / "access.json").mkdir()  # reading it fails (EISDIR), as EACCES would
+    (tmp_path / "access.json").symlink_to("access.json")  # opening it fails (ELOOP), as EACCES would
     with caplog.at_level(logging.WARNING):
         store = store_at(tmp_path)
         store.update(lambda a: a.allow_from.append("1"))
     assert store.load().allow_from == ["1"]
-    assert any(p.name.startswith("access.json.corrupt-") and p.is_dir() for p in tmp_path.iterdir())
+    assert any(p.name.startswith("access.json.corrupt-") and p.is_symlink() for p in tmp_path.iterdir())
     assert any("corrupt" in m for m in messages(caplog))
 
 
-def test_wrong_types_are_reported_field_by_field(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+def test_wrong_types_are_reported_field_by_field_and_close_what_they_govern(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     original = {
         "dmPolicy": "open",
         "allowFrom": "123",
-        "groups": {"g1": {"requireMention": "yes", "allowFrom": [5, None]}, "g2": []},
+        "groups": {"g1": {"requireMention": "yes", "allowFrom": [5, None]}, "g2": [], "g3": {"allowFrom": [7]}},
         "pending": {
             "dead00": {"senderId": "1"},
             "beef00": {"senderId": 9, "chatId": "9", "expiresAt": NOW, "replies": "x"},
@@ -190,23 +222,25 @@ def test_wrong_types_are_reported_field_by_field(tmp_path: Path, caplog: pytest.
     store = store_at(tmp_path)
     with caplog.at_level(logging.WARNING):
         access = store.load()
-    assert access.dm_policy == "pairing" and access.allow_from == []
-    assert access.groups == {"g1": GroupPolicy(require_mention=True, allow_from=["5"])}
+    assert access.dm_policy == "allowlist" and access.allow_from == []
+    assert access.groups == {"g3": GroupPolicy(require_mention=True, allow_from=["7"])}
+    assert access.broken_groups == {"g1": original["groups"]["g1"], "g2": []}  # type: ignore[index]
     assert list(access.pending) == ["beef00"] and access.pending["beef00"].sender_id == "9"
     assert access.pending["beef00"].replies == 1
     assert access.mention_patterns == ["ok"]
     assert access.ack_reaction is None and access.reply_to_mode == "first" and access.text_chunk_limit is None
     report = "\n".join(messages(caplog))
     for fragment in [
-        'dmPolicy: expected one of pairing, allowlist, disabled, got "open"',
-        'allowFrom: expected a list of id strings, got "123"; using []',
-        "groups['g1'].requireMention",
-        "groups['g1'].allowFrom[0]: expected an id string, got 5; using '5'",
-        "groups['g1'].allowFrom[1]",
-        "groups['g2']: expected an object",
+        'dmPolicy: expected one of pairing, allowlist, disabled, got "open"; acting as allowlist',
+        'allowFrom: expected a list of id strings, got "123"; no sender gets in by DM until it is fixed',
+        "groups['g1'].requireMention: expected true or false, got \"yes\"; the group delivers nothing",
+        "groups['g1'].allowFrom[0]: expected an id string, got 5; read as '5'",
+        "groups['g1'].allowFrom[1]: expected an id string, got null; the group delivers nothing",
+        "groups['g2']: expected an object, got []; the group delivers nothing",
+        "groups['g3'].allowFrom[0]: expected an id string, got 7; read as '7'",
         "pending['dead00']: needs senderId, chatId and expiresAt",
         "pending['beef00'].replies",
-        "mentionPatterns[1]",
+        "mentionPatterns[1]: expected a string, got 3; left out",
         "ackReaction: expected a string",
         "replyToMode: expected one of off, first, all",
         "textChunkLimit: expected a whole number",
@@ -218,6 +252,74 @@ def test_wrong_types_are_reported_field_by_field(tmp_path: Path, caplog: pytest.
     with caplog.at_level(logging.WARNING):
         store.load()
     assert messages(caplog) == []  # reported once per content, not on every message
+
+
+@pytest.mark.parametrize(
+    ("written", "policy", "note"),
+    [
+        ("Allowlist", "allowlist", 'dmPolicy: "Allowlist" read as "allowlist"'),
+        ("disabled ", "disabled", 'dmPolicy: "disabled " read as "disabled"'),
+        (" PAIRING", "pairing", 'dmPolicy: " PAIRING" read as "pairing"'),
+        ("allow list", "allowlist", 'got "allow list"; acting as allowlist'),
+        ("open", "allowlist", 'got "open"; acting as allowlist'),
+        (True, "allowlist", "got true; acting as allowlist"),
+        (["disabled"], "allowlist", 'got ["disabled"]; acting as allowlist'),
+    ],
+)
+def test_a_policy_name_is_read_as_meant_or_closes(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, written: object, policy: str, note: str
+) -> None:
+    write(tmp_path, {"dmPolicy": written, "allowFrom": ["1"]})
+    with caplog.at_level(logging.WARNING):
+        assert store_at(tmp_path).load().dm_policy == policy
+    assert any(note in m for m in messages(caplog))
+
+
+@pytest.mark.parametrize(
+    ("extra", "policy"),
+    [({"dmpolicy": "disabled"}, "allowlist"), ({"DMPolicy": "x", "dmPolicy": "disabled"}, "disabled")],
+)
+def test_a_misspelt_policy_key_closes_the_policy(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture, extra: dict[str, str], policy: str
+) -> None:
+    write(tmp_path, extra)
+    with caplog.at_level(logging.WARNING):
+        store = store_at(tmp_path)
+        assert store.load().dm_policy == policy
+        store.update(lambda a: a.allow_from.append("1"))
+    assert any('keys are case-sensitive; did you mean "dmPolicy"?' in m for m in messages(caplog))
+    saved = json.loads((tmp_path / "access.json").read_text())
+    assert saved.get("dmPolicy") == extra.get("dmPolicy")  # not written where the user did not write it
+    assert all(saved[key] == value for key, value in extra.items())
+
+
+def test_what_does_not_parse_is_written_back_as_found(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
+    """The server adding a pairing code to a file with mistakes leaves every mistake as it was."""
+    original = {
+        "dmPolicy": "disabled ",
+        "allowFrom": ["1", None, 2],
+        "groups": {"g": {"allowFrom": "1"}, "h": {"requireMention": False, "allowFrom": [3]}},
+        "pending": {},
+        "mentionPatterns": "claude",
+        "textChunkLimit": "big",
+    }
+    write(tmp_path, original)
+    with caplog.at_level(logging.WARNING):
+        store = store_at(tmp_path)
+        store.update(lambda a: a.pending.update(c0ffee=PendingPairing("5", "5", NOW, NOW + 1)))
+    saved = json.loads((tmp_path / "access.json").read_text())
+    assert saved["dmPolicy"] == "disabled"  # what was meant: normalised
+    assert saved["allowFrom"] == ["1", None, 2]  # what did not parse: as found
+    assert saved["groups"] == {"h": {"requireMention": False, "allowFrom": ["3"]}, "g": {"allowFrom": "1"}}
+    assert saved["mentionPatterns"] == "claude" and saved["textChunkLimit"] == "big"
+    assert list(saved["pending"]) == ["c0ffee"]
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith("access.json.invalid-")]  # nothing was lost
+
+    store.update(lambda a: a.allow_from.append("9"))  # a change to a field with a problem
+    saved = json.loads((tmp_path / "access.json").read_text())
+    assert saved["allowFrom"] == ["1", "2", "9"] and saved["groups"]["g"] == {"allowFrom": "1"}
+    [kept] = [p for p in tmp_path.iterdir() if p.name.startswith("access.json.invalid-")]
+    assert json.loads(kept.read_text())["allowFrom"] == ["1", None, 2]
 
 
 def test_rewriting_a_file_with_bad_fields_keeps_the_original(tmp_path: Path, caplog: pytest.LogCaptureFixture) -> None:
@@ -330,9 +432,9 @@ def test_approve_moves_the_sender_and_leaves_a_marker(tmp_path: Path) -> None:
 
 def test_approve_refuses_unknown_and_expired_codes(tmp_path: Path) -> None:
     store = pending_store(tmp_path, expires_at=NOW - 120_000)
-    with pytest.raises(AccessError, match=r"no pending pairing with code 'ffffff' \(pending: a4f91c\)"):
+    with pytest.raises(AccessError, match=r"no pending pairing with code 'ffffff' \(pending: none\)"):
         approve_pairing(store, "ffffff", now_ms=NOW)
-    with pytest.raises(AccessError, match="expired 2 min ago"):
+    with pytest.raises(AccessError, match=r"expired 2 min ago .* or let them in now with: allow 42"):
         approve_pairing(store, "a4f91c", now_ms=NOW)
     assert store.load().allow_from == ["42"] and "a4f91c" in store.load().pending
     assert not (tmp_path / "approved").exists()
@@ -345,12 +447,14 @@ def test_approve_refuses_a_sender_id_that_is_not_a_file_name(tmp_path: Path) -> 
     assert store_at(tmp_path).load().allow_from == []
 
 
-def test_deny_forgets_the_code(tmp_path: Path) -> None:
+def test_deny_expires_the_code_and_the_sender_gets_no_new_one_within_the_hour(tmp_path: Path) -> None:
     store = pending_store(tmp_path)
-    assert deny_pairing(store, "a4f91c").sender_id == "42"
-    assert store.load().pending == {}
-    with pytest.raises(AccessError, match="no pending pairing"):
-        deny_pairing(store, "a4f91c")
+    assert deny_pairing(store, "a4f91c", now_ms=NOW).sender_id == "42"
+    assert store.load().pending["a4f91c"].expires_at < NOW
+    with pytest.raises(AccessError, match="a4f91c expired 0 min ago"):
+        deny_pairing(store, "a4f91c", now_ms=NOW)
+    with pytest.raises(AccessError, match="expired"):
+        approve_pairing(store, "a4f91c", now_ms=NOW)
 
 
 async def test_approvals_are_handed_over_once_even_when_sending_fails(
@@ -416,9 +520,8 @@ async def test_watcher_does_nothing_in_static_mode(tmp_path: Path) -> None:
 # --------------------------------------------------------------------------- end to end
 
 
-async def test_pairing_end_to_end_through_a_running_channel_and_the_command_line(tmp_path: Path) -> None:
-    """Server process gates and pairs; a separate CLI process approves; the server greets within 5 s."""
-    state = tmp_path / "state"
+async def start_gated_channel(tmp_path: Path, state: Path) -> HostProcess:
+    """The host running ``gated_channel.py``, a channel on the shared access machinery, on ``state``."""
     config = write_mcp_config(
         tmp_path,
         {
@@ -432,8 +535,15 @@ async def test_pairing_end_to_end_through_a_running_channel_and_the_command_line
     host = await HostProcess(
         ["--mcp-config", str(config), "--dangerously-load-development-channels", "server:gated"]
     ).start()
+    await host.wait_type("ready")
+    return host
+
+
+async def test_pairing_end_to_end_through_a_running_channel_and_the_command_line(tmp_path: Path) -> None:
+    """Server process gates and pairs; a separate CLI process approves; the server greets within 5 s."""
+    state = tmp_path / "state"
+    host = await start_gated_channel(tmp_path, state)
     try:
-        await host.wait_type("ready")
         hello = {"sender_id": "42", "chat_id": "42", "is_dm": True, "text": "hi"}
         first = json.loads((await host.call("gated", "inbound", hello))["text"])
         assert first["action"] == "pair"
@@ -463,5 +573,32 @@ async def test_pairing_end_to_end_through_a_running_channel_and_the_command_line
         disguised.symlink_to(state / "access.json")
         leak = await host.call("gated", "send", {"chat_id": "42", "files": [str(disguised)]})
         assert leak["is_error"] and f"refusing to send channel state: {disguised}" in leak["text"]
+    finally:
+        await host.stop()
+
+
+async def test_a_fifo_or_a_huge_file_at_the_path_never_blocks_or_opens_a_running_channel(tmp_path: Path) -> None:
+    """A FIFO used to block the server for good on the next message; now it, like a file over the
+    limit, is refused at once: every message is dropped and the file is left as it is."""
+    state = tmp_path / "state"
+    state.mkdir()
+    os.mkfifo(state / "access.json")
+    host = await start_gated_channel(tmp_path, state)
+    hello = {"sender_id": "42", "chat_id": "42", "is_dm": True, "text": "hi"}
+    try:
+        answer = json.loads((await host.call("gated", "inbound", hello, timeout=5))["text"])
+        assert answer["action"] == "drop"
+        await host.wait_stderr("access.json cannot be used: it is not a regular file; every message is dropped")
+        assert stat.S_ISFIFO((state / "access.json").lstat().st_mode)
+
+        (state / "access.json").unlink()
+        (state / "access.json").write_text(json.dumps({"allowFrom": ["42"], "padding": "x" * MAX_FILE_BYTES}))
+        answer = json.loads((await host.call("gated", "inbound", hello, timeout=5))["text"])
+        assert answer["action"] == "drop"
+        await host.wait_stderr("over the 1,048,576-byte limit; every message is dropped until it is fixed")
+
+        (state / "access.json").write_text(json.dumps({"allowFrom": ["42"]}))
+        answer = json.loads((await host.call("gated", "inbound", hello, timeout=5))["text"])
+        assert answer["action"] == "deliver"  # fixed: seen at once
     finally:
         await host.stop()

@@ -6,6 +6,7 @@ import json
 import os
 import stat
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -57,8 +58,6 @@ def seed(tmp_path: Path, channel: str = "telegram", **access: Any) -> None:
 
 
 def pending(code: str, sender: str, *, expires_in_ms: int) -> dict[str, Any]:
-    import time
-
     now = int(time.time() * 1000)
     return {
         code: {"senderId": sender, "chatId": f"dm-{sender}", "createdAt": now - 1000, "expiresAt": now + expires_in_ms}
@@ -238,9 +237,10 @@ def test_pair_refuses_an_expired_code(cli, tmp_path: Path) -> None:
 def test_deny(cli, tmp_path: Path) -> None:
     seed(tmp_path, pending=pending("a4f91c", "7", expires_in_ms=600_000))
     assert "denied pairing a4f91c from 7" in cli("access", "telegram", "deny", "a4f91c").out
-    assert access_file(tmp_path)["pending"] == {}
+    assert access_file(tmp_path)["pending"]["a4f91c"]["expiresAt"] <= time.time() * 1000  # kept, expired
     again = cli("access", "telegram", "deny", "a4f91c", "--json")
-    assert again.code == 1 and "no pending pairing" in again.json()["error"]
+    assert again.code == 1 and "a4f91c expired 0 min ago (or was denied)" in again.json()["error"]
+    assert cli("access", "telegram", "deny", "ffffff").code == 1
 
 
 # --------------------------------------------------------------------------- damaged files and static mode
@@ -261,6 +261,57 @@ def test_a_corrupt_file_is_moved_aside(cli, tmp_path: Path) -> None:
     run = cli("access", "discord", "allow", "1")
     assert run.code == 0 and "is corrupt" in run.err and "moved aside to access.json.corrupt-" in run.err
     assert access_file(tmp_path, "discord")["allowFrom"] == ["1"]
+
+
+def test_a_broken_group_is_shown_closed_and_can_be_replaced_or_removed(cli, tmp_path: Path) -> None:
+    seed(tmp_path, groups={"-100": {"allowFrom": "111"}, "-200": {"requireMention": False}})
+    status = cli("access", "telegram")
+    assert "groups:   1 (and 1 closed)" in status.out and "-100  CLOSED" in status.out
+    assert "groups['-100'].allowFrom: expected a list of id strings" in status.err
+    assert cli("access", "telegram", "--json").json()["closedGroups"] == ["-100"]
+    assert cli("access", "telegram", "group", "add", "-300").code == 0
+    assert access_file(tmp_path)["groups"]["-100"] == {"allowFrom": "111"}  # left as the user wrote it
+    added = cli("access", "telegram", "group", "add", "-100", "--allow", "111", "--json")
+    assert added.code == 0 and added.json()["replaced"] is True
+    assert access_file(tmp_path)["groups"]["-100"] == {"requireMention": True, "allowFrom": ["111"]}
+    seed(tmp_path, groups={"-100": []})
+    assert cli("access", "telegram", "group", "rm", "-100").code == 0
+    assert access_file(tmp_path)["groups"] == {}
+
+
+@pytest.mark.parametrize(
+    ("found", "command", "written"),
+    [
+        ({"dmPolicy": "open"}, ("policy", "allowlist"), {"dmPolicy": "allowlist"}),
+        ({"textChunkLimit": "big"}, ("set", "textChunkLimit", "100"), {"textChunkLimit": 100}),
+        ({"mentionPatterns": "claude"}, ("set", "mentionPatterns", "[]"), {}),
+    ],
+)
+def test_setting_a_field_that_did_not_parse_replaces_it(
+    cli, tmp_path: Path, found: dict[str, Any], command: tuple[str, ...], written: dict[str, Any]
+) -> None:
+    seed(tmp_path, **found)
+    assert cli("access", "telegram", *command).code == 0
+    saved = access_file(tmp_path)
+    key = next(iter(found))
+    assert saved.get(key) == written.get(key)
+
+
+def test_an_access_file_that_is_not_a_regular_file_is_refused_without_blocking(cli, tmp_path: Path) -> None:
+    (tmp_path / "telegram").mkdir()
+    os.mkfifo(tmp_path / "telegram" / "access.json")  # reading a FIFO would wait for a writer forever
+    run = cli("access", "telegram", "allow", "1")
+    assert run.code == 1 and "access.json cannot be used: it is not a regular file; fix or remove it first" in run.err
+    status = cli("access", "telegram")
+    assert status.code == 0 and "policy:   disabled" in status.out and "not a regular file" in status.err
+    assert stat.S_ISFIFO((tmp_path / "telegram" / "access.json").lstat().st_mode)  # left alone
+
+
+def test_an_oversized_access_file_is_refused_unread(cli, tmp_path: Path) -> None:
+    seed(tmp_path, allowFrom=["1"], padding="x" * (1 << 20))
+    run = cli("access", "telegram", "allow", "2")
+    assert run.code == 1 and "over the 1,048,576-byte limit" in run.err
+    assert access_file(tmp_path)["allowFrom"] == ["1"]
 
 
 def test_static_mode_is_pointed_out(cli) -> None:

@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+import planted_secrets
 from fakes.discord_api import (
     INTENT_DIRECT_MESSAGES,
     INTENT_GUILD_MESSAGES,
@@ -376,6 +377,14 @@ async def test_attachments_are_listed_then_downloaded_on_demand(world: World) ->
     assert paths[0].read_bytes() == b"x" * 1536 and paths[1].read_bytes() == b"\x00" * 2560
     assert lines[0].endswith("  (report_1___.txt, text/plain, 2KB)")
 
+    long_extension = fake.attachment(world.lounge, "notes." + "x" * 300, b"long", "text/plain")
+    posted = fake.post(world.lounge, world.carol, "", attachments=[long_extension])
+    await world.next_event()
+    result = await world.call("download_attachment", chat_id=world.lounge["id"], message_id=posted["id"])
+    saved = Path(result["text"].split("\n")[1].strip().split("  ")[0])  # the name could not be written
+    assert not result["is_error"] and saved.name.endswith(f"-{long_extension['id']}.bin")
+    assert saved.read_bytes() == b"long"
+
     sticker_only = fake.post(world.lounge, world.carol, "")
     assert (await world.next_event())["content"] == ""
     plain = fake.post(world.lounge, world.carol, "no files")
@@ -448,6 +457,33 @@ async def test_reply_refuses_before_sending_anything(world: World) -> None:
         result = await world.call("reply", **arguments)
         assert (result["is_error"], result["text"]) == (True, f"reply failed: {message}"), name
     assert not fake.calls_to("POST", r"/channels/\d+/messages")
+
+
+async def test_reply_refuses_secrets_of_the_machine(tmp_path: Path) -> None:
+    """The token in the server's environment, another channel's, Claude Code's credentials, a hard link."""
+    home = planted_secrets.plant(tmp_path)
+    fake = await FakeDiscord().start()
+    lounge = fake.add_text_channel(fake.add_guild("test server"), "lounge")
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "access.json").write_text(json.dumps({"groups": {lounge["id"]: {"requireMention": False}}}))
+    host = await start_host(tmp_path, fake, state, **home.env)
+    try:
+        await fake.wait_gateway("identify")
+        refusals = {
+            "/proc/self/environ": "hold the system's live state",
+            str(home.telegram_env): "refusing to send channel state: ",
+            str(home.hard_link): f"is the same file as {home.telegram_env}",
+            str(home.credentials): "refusing to send Claude Code's settings and credentials: ",
+        }
+        for name, refusal in refusals.items():
+            result = await host.call(SERVER, "reply", {"chat_id": lounge["id"], "text": "x", "files": [name]})
+            assert result["is_error"] and refusal in result["text"], result["text"]
+            assert fake.token not in result["text"] and planted_secrets.MARK not in result["text"]
+        assert not fake.calls_to("POST", r"/channels/\d+/messages")
+    finally:
+        await host.stop()
+        await fake.close()
 
 
 async def test_reply_failing_midway_says_how_far_it_got(world: World) -> None:

@@ -9,9 +9,9 @@ import pytest
 
 from mcp_channels.channels.discord._inbound import RecentlySent, iso_timestamp, kilobytes
 from mcp_channels.channels.discord._settings import DEFAULT_API_BASE, DiscordSettings
-from mcp_channels.channels.discord._tools import _extension, _megabytes
+from mcp_channels.channels.discord._tools import _megabytes
 from mcp_channels.server import FatalError
-from mcp_channels.text import fit, text_length
+from mcp_channels.text import fit, saved_file_name, text_length
 
 
 def test_token_from_environment_wins_over_the_env_file(tmp_path: Path) -> None:
@@ -77,4 +77,4 @@ def test_fit_keeps_a_prompt_within_one_message() -> None:
     [("photo.PNG", "PNG"), ("archive.tar.gz", "gz"), ("noext", "bin"), ("x.!!", "bin"), ("a.p-d_f", "pdf")],
 )
 def test_download_extension_is_sanitised(name: str, extension: str) -> None:
-    assert _extension(name) == extension
+    assert saved_file_name("1", name).endswith(f"-1.{extension}")

@@ -290,7 +290,32 @@ async def test_invalid_fields_are_counted(machine: Machine) -> None:
     result = await machine.run("telegram")
     problem = result.check("access")
     assert problem["status"] == "warn"
-    assert problem["message"].startswith(f"{machine.state('telegram')}/access.json: 2 invalid field(s)")
+    assert problem["message"].startswith(
+        f"{machine.state('telegram')}/access.json: 2 problem(s), each closes what it governs; "
+        'first: allowFrom: expected a list of id strings, got "412587349"; no sender gets in by DM'
+    )
+
+
+async def test_a_broken_group_and_policy_are_reported_closed(machine: Machine) -> None:
+    healthy_telegram(machine)
+    machine.access("telegram", dmPolicy="Pairing!", allowFrom=["1"], groups={"-100": {"allowFrom": [None]}})
+    result = await machine.run("telegram")
+    problem = result.check("access")
+    assert problem["status"] == "warn" and "closed: -100" in problem["message"]
+    assert "dmPolicy: expected one of pairing, allowlist, disabled" in problem["message"]
+    assert result.check("policy")["message"] == "dmPolicy is allowlist: 1 sender(s) and 0 group(s) allowed"
+
+
+async def test_an_access_file_that_cannot_be_used_fails(machine: Machine) -> None:
+    state = healthy_telegram(machine)
+    (state / "access.json").unlink()
+    os.mkfifo(state / "access.json")
+    result = await machine.run("telegram")
+    problem = result.check("access")
+    assert problem["status"] == "fail" and result.returncode == 1
+    assert problem["message"] == (
+        f"{state}/access.json cannot be used (it is not a regular file): the channel drops every message until it is fixed"
+    )
 
 
 # --------------------------------------------------------------------------- ports

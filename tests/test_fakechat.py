@@ -22,6 +22,7 @@ import aiohttp
 import pytest
 import pytest_asyncio
 
+import planted_secrets
 from fakechat_support import FakechatHost, Tab, multipart, upload
 from helpers import PYTHON, RawServer, free_port, http_request
 
@@ -315,6 +316,53 @@ async def test_reply_reports_a_file_it_cannot_copy(chat: FakechatHost, tmp_path:
     finally:
         chat.outbox.unlink()
         parked.rename(chat.outbox)
+
+
+async def test_reply_refuses_secrets_however_they_are_named(tmp_path: Path, session: aiohttp.ClientSession) -> None:
+    """What a stranger steering the model would ask for: the server's environment, another channel's
+    token, Claude Code's credentials, by any name. Nothing is copied, nothing reaches the page, and
+    no refusal repeats a secret."""
+    home = planted_secrets.plant(tmp_path)
+    (home.root / "work" / "creds.json").symlink_to(home.credentials)
+    chat = await FakechatHost(tmp_path, SERVICE_TOKEN=planted_secrets.MARK, **home.env).start()
+    assert chat.host.proc is not None
+    host_pid, document = chat.host.proc.pid, home.document
+    state, claude = "refusing to send channel state: ", "refusing to send Claude Code's settings and credentials: "
+    live = "hold the system's live state"
+    cases = {
+        "/proc/self/environ": live,
+        f"/proc/{host_pid}/environ": live,
+        "/dev/fd/0": live,
+        f"/proc/self/root{document}": live,
+        f"/proc/{host_pid}/cwd/{document}": live,
+        str(home.telegram_env): state,
+        "~/.claude/channels/telegram/.env": state,
+        str(home.claude / "channels" / "telegram" / ".." / "telegram" / ".env"): state,
+        str(home.other_state / ".env"): state,
+        str(home.hard_link): f"{state}{home.hard_link} is the same file as {home.telegram_env}",
+        str(home.credentials): claude,
+        "~/.claude/.credentials.json": claude,
+        str(home.root / "work" / "creds.json"): claude,
+        str(home.claude / "settings.local.json"): claude,
+        str(home.home / ".claude.json"): claude,
+    }
+    try:
+        async with await session.ws_connect(chat.ws_url) as ws:
+            tab = Tab(ws)
+            await tab.hello()
+            answers = {
+                name: (await chat.call("reply", text="here it is", files=[str(document), name]))["text"]
+                for name in cases
+            }
+            assert {name: text for name, text in answers.items() if cases[name] not in text} == {}
+            assert not [text for text in answers.values() if planted_secrets.MARK in text]
+            assert not chat.outbox.exists() or not list(chat.outbox.iterdir()), "nothing was copied"
+            sent = await chat.call("reply", text="only the report", files=[str(document)])
+            assert not sent["is_error"], sent["text"]
+            frame = await tab.next(lambda f: f.get("from") == "assistant")
+            assert frame["text"] == "only the report", "nothing was sent for the refused replies"
+    finally:
+        await chat.stop()
 
 
 async def test_edit_message(chat: FakechatHost, session: aiohttp.ClientSession) -> None:

@@ -15,16 +15,20 @@ from hypothesis import strategies as st
 from mcp_channels.access import (
     MAX_PENDING,
     PAIRING_TTL_MS,
+    SENDER_CODE_INTERVAL_MS,
     AccessStore,
     GateResult,
     InboundMessage,
     approve_pairing,
+    deny_pairing,
     gate,
+    live_codes,
     pairing_reply,
 )
 
 NOW = 1_700_000_000_000
-HOUR = PAIRING_TTL_MS
+TTL = PAIRING_TTL_MS
+HOUR = SENDER_CODE_INTERVAL_MS
 
 
 def make_store(path: Path, **access: object) -> AccessStore:
@@ -76,7 +80,7 @@ def test_pairing_gives_a_code_then_one_reminder_then_silence(tmp_path: Path) -> 
     assert first.action == "pair" and not first.resend
     assert first.code is not None and re.fullmatch(r"[0-9a-f]{6}", first.code)
     assert saved(store)["pending"] == {
-        first.code: {"senderId": "7", "chatId": "chat-7", "createdAt": NOW, "expiresAt": NOW + HOUR, "replies": 1}
+        first.code: {"senderId": "7", "chatId": "chat-7", "createdAt": NOW, "expiresAt": NOW + TTL, "replies": 1}
     }
     second = gate(store, dm("7"), now_ms=NOW + 1)
     assert (second.action, second.code, second.resend) == ("pair", first.code, True)
@@ -92,17 +96,47 @@ def test_at_most_three_codes_are_pending(tmp_path: Path) -> None:
     assert len(saved(store)["pending"]) == MAX_PENDING  # type: ignore[arg-type]
 
 
-def test_codes_expire_after_an_hour_and_the_sender_gets_a_new_one(tmp_path: Path) -> None:
+def test_codes_expire_after_ten_minutes_and_the_sender_gets_one_code_an_hour(tmp_path: Path) -> None:
     store = make_store(tmp_path)
     old = gate(store, dm("7"), now_ms=NOW).code
-    assert gate(store, dm("7"), now_ms=NOW + HOUR).code == old  # expiresAt itself is still valid
+    assert TTL == 600_000 and HOUR == 3_600_000
+    assert gate(store, dm("7"), now_ms=NOW + TTL).code == old  # expiresAt itself is still valid
+    assert gate(store, dm("7"), now_ms=NOW + TTL + 1) == GateResult(
+        "drop", "pairing code expired; no new code within the hour"
+    )
+    assert gate(store, dm("7"), now_ms=NOW + HOUR) == GateResult(
+        "drop", "pairing code expired; no new code within the hour"
+    )
     fresh = gate(store, dm("7"), now_ms=NOW + HOUR + 1)
     assert fresh.action == "pair" and not fresh.resend and fresh.code != old
     assert list(saved(store)["pending"]) == [fresh.code]  # type: ignore[arg-type]
 
 
+def test_three_strangers_hold_the_slots_for_ten_minutes_not_an_hour(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    squatters = [gate(store, dm(f"squatter-{n}"), now_ms=NOW).code for n in range(MAX_PENDING)]
+    assert None not in squatters
+    assert gate(store, dm("owner"), now_ms=NOW + TTL).action == "drop"
+    owner = gate(store, dm("owner"), now_ms=NOW + TTL + 1)
+    assert owner.action == "pair" and owner.code is not None
+    for n in range(MAX_PENDING):  # the squatters' codes expired: they get neither a new one nor a slot
+        assert gate(store, dm(f"squatter-{n}"), now_ms=NOW + TTL + 2).action == "drop"
+    approve_pairing(store, owner.code, now_ms=NOW + TTL + 3)
+    assert gate(store, dm("owner"), now_ms=NOW + TTL + 4).deliver
+
+
+def test_a_denied_sender_gets_no_new_code_within_the_hour(tmp_path: Path) -> None:
+    store = make_store(tmp_path)
+    code = gate(store, dm("7"), now_ms=NOW).code
+    assert code is not None
+    deny_pairing(store, code, now_ms=NOW + 1)
+    assert gate(store, dm("7"), now_ms=NOW + 2).action == "drop"
+    assert gate(store, dm("8"), now_ms=NOW + 3).action == "pair"  # the slot is free for someone else
+    assert gate(store, dm("7"), now_ms=NOW + HOUR + 1).action == "pair"
+
+
 def test_expired_codes_are_pruned_even_when_the_message_is_dropped(tmp_path: Path) -> None:
-    pending = {"abcdef": {"senderId": "9", "chatId": "9", "createdAt": NOW - HOUR, "expiresAt": NOW - 1}}
+    pending = {"abcdef": {"senderId": "9", "chatId": "9", "createdAt": NOW - HOUR - 1, "expiresAt": NOW - 1}}
     store = make_store(tmp_path, dmPolicy="disabled", pending=pending)
     assert gate(store, dm("1"), now_ms=NOW).action == "drop"
     assert saved(store)["pending"] == {}
@@ -183,7 +217,7 @@ step = st.one_of(
         st.booleans(),
         st.sampled_from(["", "hey claude", "nothing"]),
     ),
-    st.tuples(st.just("wait"), st.sampled_from([1, 60_000, HOUR // 2, HOUR, HOUR + 1])),
+    st.tuples(st.just("wait"), st.sampled_from([1, 60_000, TTL, TTL + 1, HOUR // 2, HOUR, HOUR + 1])),
     st.tuples(st.just("approve"), st.integers(0, 2)),
     st.tuples(st.just("policy"), st.sampled_from(["pairing", "allowlist", "disabled"])),
 )
@@ -236,15 +270,18 @@ def test_gate_invariants(steps: list[tuple[object, ...]], start_policy: str) -> 
                 expiry.setdefault(result.code, after.pending[result.code].expires_at)
                 assert now <= expiry[result.code], "an expired code was answered"
                 assert result.resend == (answers[result.code] == 2)
-            assert len(after.pending) <= MAX_PENDING
-            assert all(p.expires_at >= now for p in after.pending.values()), "an expired code survived a gate pass"
+            assert len(live_codes(after, now)) <= MAX_PENDING
+            assert all(now <= max(p.expires_at, p.created_at + HOUR) for p in after.pending.values()), (
+                "an old code survived a gate pass"
+            )
             assert len({p.sender_id for p in after.pending.values()}) == len(after.pending)
 
 
 @settings(max_examples=150, derandomize=True, deadline=None)
 @given(
     events=st.lists(
-        st.tuples(st.integers(0, 12), st.sampled_from([0, 1, 60_000, HOUR - 1, HOUR, HOUR + 1])), max_size=40
+        st.tuples(st.integers(0, 12), st.sampled_from([0, 1, 60_000, TTL, TTL + 1, HOUR - 1, HOUR, HOUR + 1])),
+        max_size=40,
     )
 )
 def test_pairing_invariants_under_many_strangers(events: list[tuple[int, int]]) -> None:
@@ -256,13 +293,162 @@ def test_pairing_invariants_under_many_strangers(events: list[tuple[int, int]]) 
         for sender, wait in events:
             now += wait
             result = gate(store, dm(str(sender)), now_ms=now)
-            pending = store.load().pending
-            assert len(pending) <= MAX_PENDING
-            assert all(p.expires_at >= now for p in pending.values())
+            access = store.load()
+            pending = access.pending
+            assert len(live_codes(access, now)) <= MAX_PENDING
+            assert all(now <= max(p.expires_at, p.created_at + HOUR) for p in pending.values())
+            codes_of_sender = [p for p in pending.values() if p.sender_id == str(sender)]
+            assert len(codes_of_sender) <= 1, "a sender holds two codes"
             if result.action == "pair":
                 assert result.code in pending and pending[result.code].sender_id == str(sender)
-                assert pending[result.code].expires_at - HOUR <= now <= pending[result.code].expires_at
+                assert pending[result.code].expires_at - TTL <= now <= pending[result.code].expires_at
                 answers[result.code] = answers.get(result.code, 0) + 1
                 assert answers[result.code] <= 2 and pending[result.code].replies == answers[result.code]
             else:
                 assert result.action == "drop"
+
+
+# --------------------------------------------------------------------------- malformed files fail closed
+
+
+@pytest.mark.parametrize("allow_from", ["111", [None], [111.5], [{"id": 1}], ["111", None], {"111": True}, True])
+def test_a_group_whose_allow_from_does_not_parse_delivers_nothing(tmp_path: Path, allow_from: object) -> None:
+    """The official reader takes a broken group ``allowFrom`` for ``[]``: anyone in the group."""
+    store = make_store(tmp_path, groups={"g": {"requireMention": False, "allowFrom": allow_from}})
+    for sender in ("111", "666"):
+        assert gate(store, in_group(sender, mentioned=True), now_ms=NOW).action == "drop"
+        assert gate(store, in_group(sender, text="hey claude", mentioned=True), now_ms=NOW).action == "drop"
+
+
+@pytest.mark.parametrize(
+    "entry",
+    [{"requireMention": "false"}, {"requireMention": 0}, {"allowfrom": ["1"]}, {"RequireMention": False}, [], "open"],
+)
+def test_any_mistake_in_a_group_entry_closes_the_group(tmp_path: Path, entry: object) -> None:
+    store = make_store(tmp_path, groups={"g": entry})
+    assert gate(store, in_group("1", mentioned=True), now_ms=NOW).action == "drop"
+
+
+@pytest.mark.parametrize("policy", ["open", "allow list", "disabledd", 5, None, ["pairing"]])
+def test_an_unknown_dm_policy_acts_as_allowlist(tmp_path: Path, policy: object) -> None:
+    store = make_store(tmp_path, dmPolicy=policy, allowFrom=["1", None, 2.5])
+    before = store.path.read_text()
+    assert gate(store, dm("1"), now_ms=NOW).deliver
+    expected = "pair" if policy is None else "drop"  # null is "not set": the default, pairing
+    assert gate(store, dm("stranger"), now_ms=NOW).action == expected
+    if policy is not None:
+        assert store.path.read_text() == before  # nothing written, least of all "pairing"
+
+
+IDS = ["1", "2", "3"]
+BAD_IDS = [None, 111.5, {"id": 1}, [], True]
+BAD_LISTS = ["1", 1, {"1": True}, True]
+BAD_ENTRIES = ["1", 1, True, ["1"]]  # an object is an entry, however odd its keys: they are kept
+BAD_BOOLS = ["false", "no", 0, 1, []]
+BAD_POLICIES = ["open", "allow list", 5, True, ["pairing"], "pairing2"]
+
+
+@st.composite
+def damaged_files(draw: st.DrawFn) -> tuple[dict[str, object], dict[str, object], dict[str, object]]:
+    """A well-formed file, the same file with some values damaged, and the damaged file's
+    well-formed subset: every piece that does not parse removed (a group entry is one piece)."""
+    policy = draw(st.sampled_from(["pairing", "allowlist", "disabled"]))
+    intended: dict[str, object] = {"dmPolicy": policy, "allowFrom": draw(st.lists(st.sampled_from(IDS), unique=True))}
+    damaged: dict[str, object] = dict(intended)
+    subset: dict[str, object] = dict(intended)
+    if draw(st.booleans()):
+        damaged["dmPolicy"] = draw(st.sampled_from(BAD_POLICIES))
+        del subset["dmPolicy"]
+    elif draw(st.booleans()):
+        damaged["dmPolicy"] = draw(st.sampled_from([policy.upper(), f" {policy} ", policy.title()]))
+    if draw(st.booleans()):
+        damaged["DmPolicy"] = draw(st.sampled_from(["pairing", "disabled", 1]))  # a misspelt key: ignored
+    if draw(st.booleans()):
+        damaged["allowFrom"] = draw(st.sampled_from(BAD_LISTS))
+        del subset["allowFrom"]
+    elif draw(st.booleans()):
+        damaged["allowFrom"] = [*intended["allowFrom"], draw(st.sampled_from(BAD_IDS))]  # type: ignore[misc]
+    groups: dict[str, object] = {}
+    subset_groups: dict[str, object] = {}
+    intended_groups: dict[str, object] = {}
+    for key in draw(st.lists(st.sampled_from(["g1", "g2"]), unique=True)):
+        entry = {"requireMention": draw(st.booleans()), "allowFrom": draw(st.lists(st.sampled_from(IDS), unique=True))}
+        intended_groups[key] = entry
+        broken = dict(entry)
+        damage = draw(st.sampled_from(["none", "none", "mention", "list", "item", "key", "entry"]))
+        if damage == "mention":
+            broken["requireMention"] = draw(st.sampled_from(BAD_BOOLS))
+        elif damage == "list":
+            broken["allowFrom"] = draw(st.sampled_from(BAD_LISTS))
+        elif damage == "item":
+            broken["allowFrom"] = [*entry["allowFrom"], draw(st.sampled_from(BAD_IDS))]  # type: ignore[misc]
+        elif damage == "key":
+            broken["allowfrom"] = broken.pop("allowFrom")
+        groups[key] = draw(st.sampled_from(BAD_ENTRIES)) if damage == "entry" else broken
+        if damage == "none":
+            subset_groups[key] = entry
+    intended["groups"], damaged["groups"], subset["groups"] = intended_groups, groups, subset_groups
+    if draw(st.booleans()):
+        damaged["groups"] = draw(st.sampled_from(BAD_LISTS))
+        del subset["groups"]
+    patterns = draw(st.lists(st.sampled_from(["claude", "^hey"]), unique=True))
+    intended["mentionPatterns"] = damaged["mentionPatterns"] = subset["mentionPatterns"] = patterns
+    if draw(st.booleans()):
+        damaged["mentionPatterns"] = draw(st.sampled_from(["claude", 3, {"claude": True}]))
+        del subset["mentionPatterns"]
+    elif draw(st.booleans()):
+        damaged["mentionPatterns"] = [*patterns, draw(st.sampled_from([3, None, ["claude"]]))]
+    return intended, damaged, subset
+
+
+MESSAGES = [dm(sender) for sender in [*IDS, "9"]] + [
+    in_group(sender, group, text=text, mentioned=mentioned)
+    for sender in [*IDS, "9"]
+    for group in ["g1", "g2", "g3"]
+    for text in ["", "hey claude"]
+    for mentioned in (False, True)
+]
+
+
+@settings(max_examples=200, derandomize=True, deadline=None)
+@given(files=damaged_files())
+def test_no_malformed_file_lets_in_what_its_well_formed_subset_refuses(
+    files: tuple[dict[str, object], dict[str, object], dict[str, object]],
+) -> None:
+    """Whatever is damaged, the channel delivers (and pairs) no more than the file without the damage
+    would, nor more than the file the user meant when the policy they meant was not ``disabled``;
+    and the rewrites that pairing causes never open anything either (each message sees the file as
+    the previous one left it)."""
+    intended, damaged, subset = files
+    policy_damaged = damaged.get("dmPolicy") in BAD_POLICIES
+    with tempfile.TemporaryDirectory() as directory:
+        root = Path(directory)
+        stores = {name: make_store(root / name, **data) for name, data in files_by_name(files).items()}
+        for message in MESSAGES:
+            result = gate(stores["damaged"], message, now_ms=NOW)
+            well_formed = gate(stores["subset"], message, now_ms=NOW)
+            meant = gate(stores["intended"], message, now_ms=NOW)
+            if result.deliver:
+                assert well_formed.deliver, (message, result, well_formed)
+                assert meant.deliver or (policy_damaged and intended["dmPolicy"] == "disabled"), (message, meant)
+            if result.action == "pair":
+                assert well_formed.action != "drop" and meant.action != "drop"  # it pairs or lets in
+        rewritten = json.loads(stores["damaged"].path.read_text())
+    for key, value in damaged.items():  # what did not parse is still there as the user wrote it
+        if key == "groups" and isinstance(value, dict):
+            kept = subset.get("groups", {})
+            assert all(rewritten["groups"][g] == entry for g, entry in value.items() if g not in kept)  # type: ignore[operator]
+        elif value != subset.get(key, _MISSING):
+            assert rewritten.get(key) in (value, _normalised(value)), key
+
+
+_MISSING = object()
+
+
+def files_by_name(files: tuple[dict[str, object], ...]) -> dict[str, dict[str, object]]:
+    return dict(zip(("intended", "damaged", "subset"), files, strict=True))
+
+
+def _normalised(value: object) -> object:
+    """A policy name as the reader normalises it, or ``value`` unchanged."""
+    return value.strip().lower() if isinstance(value, str) else value

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
@@ -111,3 +112,142 @@ def test_every_file_is_checked_before_any_is_accepted(layout: dict[str, Path]) -
     ]:
         with pytest.raises(ToolError, match=message):
             check([good, good, bad], state)
+
+
+# --------------------------------------------------------------------------- what no channel may send
+
+
+@pytest.fixture
+def machine(tmp_path: Path) -> dict[str, Path]:
+    """A home with Claude Code's files and two channels' state, and the environment naming them."""
+    root = tmp_path.resolve()
+    home = root / "home"
+    channels = home / ".claude" / "channels"
+    for channel in ("telegram", "discord"):
+        (channels / channel / "inbox").mkdir(parents=True)
+        (channels / channel / ".env").write_text(f"{channel.upper()}_BOT_TOKEN=secret\n")
+        (channels / channel / "inbox" / "photo.jpg").write_bytes(b"jpg")
+    (home / ".claude" / ".credentials.json").write_text("{}")
+    (home / ".claude" / "settings.json").write_text("{}")
+    (home / ".claude.json").write_text("{}")
+    work = root / "work"
+    work.mkdir()
+    (work / "report.txt").write_text("report")
+    return {"home": home, "channels": channels, "work": work, "root": root, "sender": root / "sender-state"}
+
+
+def guard(paths: list[Path | str], state: Path, env: dict[str, str], **kwargs: object) -> list[Path]:
+    options: dict[str, object] = {"max_bytes": MB, **kwargs}
+    return check_files([str(p) for p in paths], state_dir=state, environ=env, **options)  # type: ignore[arg-type]
+
+
+def env_of(machine: dict[str, Path], **extra: str) -> dict[str, str]:
+    return {"HOME": str(machine["home"]), **extra}
+
+
+def test_every_channels_state_is_refused_but_only_the_senders_inbox_is_open(machine: dict[str, Path]) -> None:
+    telegram = machine["channels"] / "telegram"
+    discord = machine["channels"] / "discord"
+    env = env_of(machine)
+    assert guard([telegram / "inbox" / "photo.jpg"], telegram, env) == [telegram / "inbox" / "photo.jpg"]
+    for other in (discord / ".env", discord / "inbox" / "photo.jpg", machine["channels"] / "future" / "x"):
+        with pytest.raises(ToolError, match=r"^refusing to send channel state: "):
+            guard([other], telegram, env)
+
+
+def test_state_dirs_named_in_the_environment_are_refused(machine: dict[str, Path], tmp_path: Path) -> None:
+    hub = tmp_path / "hub-state"
+    hub.mkdir()
+    (hub / "store.db").write_text("events")
+    env = env_of(machine, HUB_STATE_DIR=str(hub), CLAUDE_CONFIG_DIR=str(tmp_path / "cc"))
+    (tmp_path / "cc" / "channels" / "slack").mkdir(parents=True)
+    (tmp_path / "cc" / "channels" / "slack" / ".env").write_text("SLACK_TOKEN=x")
+    (tmp_path / "cc" / ".credentials.json").write_text("{}")
+    for protected in (hub / "store.db", tmp_path / "cc" / "channels" / "slack" / ".env"):
+        with pytest.raises(ToolError, match=r"^refusing to send channel state: "):
+            guard([protected], machine["sender"], env)
+    with pytest.raises(ToolError, match=r"^refusing to send Claude Code's settings and credentials: "):
+        guard([tmp_path / "cc" / ".credentials.json"], machine["sender"], env)
+
+
+def test_the_nearest_enclosing_place_decides(machine: dict[str, Path]) -> None:
+    """A state directory inside the sender's inbox is still state; the inbox inside state is open."""
+    telegram = machine["channels"] / "telegram"
+    nested = telegram / "inbox" / "nested-state"
+    nested.mkdir()
+    (nested / ".env").write_text("X=1")
+    env = env_of(machine, OTHER_STATE_DIR=str(nested))
+    with pytest.raises(ToolError, match=r"^refusing to send channel state: "):
+        guard([nested / ".env"], telegram, env)
+    assert guard([telegram / "inbox" / "photo.jpg"], telegram, env)
+
+
+def test_a_protected_file_under_any_other_name(machine: dict[str, Path]) -> None:
+    telegram_env = machine["channels"] / "telegram" / ".env"
+    work, env = machine["work"], env_of(machine)
+    os.link(telegram_env, work / "hard.txt")
+    os.link(machine["home"] / ".claude" / "settings.json", machine["channels"] / "discord" / "inbox" / "x.json")
+    with pytest.raises(
+        ToolError,
+        match=rf"^refusing to send channel state: .*hard.txt is the same file as {re.escape(str(telegram_env))}$",
+    ):
+        guard([work / "hard.txt"], machine["sender"], env)
+    with pytest.raises(
+        ToolError, match=r"^refusing to send Claude Code's settings and credentials: .*x.json is the same"
+    ):
+        guard([machine["channels"] / "discord" / "inbox" / "x.json"], machine["channels"] / "discord", env)
+
+
+def test_a_secret_a_state_file_links_to_is_protected_where_it_lives(machine: dict[str, Path]) -> None:
+    """A dotfile manager keeps the real file elsewhere and links it in: the real file is protected too."""
+    real = machine["root"] / "dotfiles" / "telegram.env"
+    real.parent.mkdir()
+    real.write_text("TELEGRAM_BOT_TOKEN=secret")
+    linked = machine["channels"] / "telegram" / ".env"
+    linked.unlink()
+    linked.symlink_to(real)
+    with pytest.raises(ToolError, match=f"is the same file as {re.escape(str(linked))}$"):
+        guard([real], machine["sender"], env_of(machine))
+
+
+@pytest.mark.parametrize("name", ["settings.local.json", "Settings.JSON", ".claude.json.backup", ".CREDENTIALS.json"])
+def test_claude_code_files_are_matched_ignoring_case(machine: dict[str, Path], name: str) -> None:
+    """On a case-insensitive disk (macOS by default) ``Settings.JSON`` is the file Claude Code reads."""
+    folder = machine["home"] if name.startswith(".claude.json") else machine["home"] / ".claude"
+    (folder / name).write_text("{}")
+    with pytest.raises(ToolError, match=r"^refusing to send Claude Code's settings and credentials: "):
+        guard([folder / name], machine["sender"], env_of(machine))
+
+
+@pytest.mark.skipif(not Path("/proc/self/environ").exists(), reason="needs /proc and /sys (Linux)")
+def test_system_pseudo_files_are_refused_as_written_and_as_resolved(machine: dict[str, Path]) -> None:
+    work, env = machine["work"], env_of(machine)
+    (work / "environ").symlink_to("/proc/self/environ")
+    with open(work / "report.txt", "rb") as handle:
+        names = [
+            "/proc/self/environ",
+            f"/proc/{os.getpid()}/environ",
+            f"/dev/fd/{handle.fileno()}",  # resolves to report.txt: refused as written
+            f"/proc/self/root{work / 'report.txt'}",
+            f"/proc/self/cwd/../../{work / 'report.txt'}",
+            "/sys/kernel/mm/transparent_hugepage/enabled",
+            work / "environ",
+        ]
+        for name in names:
+            with pytest.raises(ToolError, match=r"^refusing to send .*: /proc, /sys and /dev hold the system's live"):
+                guard([name], machine["sender"], env)
+    assert guard([work / "report.txt"], work / "state", env) == [work / "report.txt"]
+
+
+def test_a_state_dir_pointed_at_a_big_folder_is_still_refused_by_place(
+    machine: dict[str, Path], tmp_path: Path
+) -> None:
+    big = tmp_path / "big"
+    for n in range(3):
+        (big / f"d{n}").mkdir(parents=True)
+    for n in range(2000):
+        (big / "d0" / f"f{n}").write_text("")
+    env = env_of(machine, ODD_STATE_DIR=str(big))
+    with pytest.raises(ToolError, match=r"^refusing to send channel state: "):
+        guard([big / "d0" / "f1999"], machine["sender"], env)  # by place, whatever the scan saw
+    assert guard([machine["work"] / "report.txt"], machine["work"] / "state", env)

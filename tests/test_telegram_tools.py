@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import planted_secrets
 from fakes.telegram_api import MAX_TEXT, FakeTelegram
 from fakes.telegram_session import ALICE, BOB, GROUP, PNG, TelegramSession, fake, session, state, write_access
 
@@ -181,6 +182,28 @@ async def test_reply_refusals(fake: FakeTelegram, session: TelegramSession, stat
     assert ids_of(await session.ok("reply", chat_id=str(GROUP), text="hello group"))
 
 
+async def test_reply_refuses_secrets_of_the_machine(fake: FakeTelegram, state: Path, tmp_path: Path) -> None:
+    """The token in the server's environment, another channel's, Claude Code's credentials, a hard link."""
+    home = planted_secrets.plant(tmp_path)
+    fake.user(ALICE, "alice")
+    write_access(state, allowFrom=[str(ALICE)])
+    running = await TelegramSession(fake, state, tmp_path / "host", **home.env).start()
+    try:
+        refusals = {
+            "/proc/self/environ": "hold the system's live state",
+            str(home.other_state / ".env"): "refusing to send channel state: ",
+            str(home.hard_link): f"is the same file as {home.telegram_env}",
+            str(home.credentials): "refusing to send Claude Code's settings and credentials: ",
+        }
+        for name, refusal in refusals.items():
+            text = await running.error("reply", chat_id=str(ALICE), text="hi", files=[str(home.document), name])
+            assert refusal in text and fake.token not in text and planted_secrets.MARK not in text, text
+        assert fake.sent_to(ALICE) == []
+        assert ids_of(await running.ok("reply", chat_id=str(ALICE), text="hi", files=[str(home.document)]))
+    finally:
+        await running.stop()
+
+
 async def test_reply_partial_failure_says_how_far_it_got(
     fake: FakeTelegram, session: TelegramSession, state: Path, tmp_path: Path
 ) -> None:
@@ -258,6 +281,9 @@ async def test_download_attachment(fake: FakeTelegram, session: TelegramSession,
     assert re.fullmatch(rf"\d+-{stored.file_unique_id}\.pdf", path.name)
     odd = fake.add_file(b"data", "documents/no_extension")
     assert Path(await session.ok("download_attachment", file_id=odd.file_id)).suffix == ".bin"
+    long_extension = fake.add_file(b"long", "documents/file." + "x" * 300)  # the name could not be written
+    saved = Path(await session.ok("download_attachment", file_id=long_extension.file_id))
+    assert saved.suffix == ".bin" and saved.read_bytes() == b"long"
 
     expired = fake.add_file(b"gone", None)
     assert await session.error("download_attachment", file_id=expired.file_id) == (
@@ -281,7 +307,7 @@ async def test_download_attachment(fake: FakeTelegram, session: TelegramSession,
     fake.report_file_sizes = False
     assert await session.error("download_attachment", file_id=huge.file_id) == too_big
     assert sum(1 for method, _ in fake.calls if method == "download") == downloads + 1  # only the last one tried
-    assert len(list((state / "inbox").iterdir())) == 2  # failed downloads leave nothing behind
+    assert len(list((state / "inbox").iterdir())) == 3  # failed downloads leave nothing behind
 
 
 async def test_a_message_of_exactly_the_limit_is_one_message(fake: FakeTelegram, session: TelegramSession) -> None:

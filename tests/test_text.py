@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 
 import pytest
 from hypothesis import given, settings
@@ -16,6 +17,7 @@ from mcp_channels.text import (
     mention_patterns_match,
     pattern_error,
     safe_name,
+    saved_file_name,
     text_length,
 )
 
@@ -208,3 +210,13 @@ def test_catastrophic_patterns_terminate_and_count_as_no_match(
 def test_only_the_start_of_a_long_message_is_searched() -> None:
     assert mention_patterns_match(["claude"], "claude" + "x" * MAX_MATCH_TEXT)
     assert not mention_patterns_match(["claude"], "x" * MAX_MATCH_TEXT + "claude")
+
+
+def test_saved_file_names_always_fit_a_file_system() -> None:
+    assert re.fullmatch(r"\d+-abc_-1\.pdf", saved_file_name("abc_-1", "report.pdf"))
+    assert saved_file_name("AgAD", "documents/no_extension").endswith("-AgAD.bin")
+    assert saved_file_name("AgAD", "x." + "y" * 300).endswith("-AgAD.bin")
+    assert saved_file_name("../../x", "a.t/x?t").endswith("-x.txt")  # only letters and digits survive
+    assert saved_file_name("", ".").endswith("-dl.bin")
+    longest = saved_file_name("i" * 500, "x." + "e" * 16)
+    assert longest.endswith("i" * 64 + "." + "e" * 16) and len(longest.encode()) < 255

@@ -32,7 +32,7 @@ from typing import Any, Final
 from . import __version__
 from ._cli_access import PROFILES, ChannelProfile
 from ._listeners import port_holder, port_is_free, process_command
-from .access import ACCESS_FILE, parse_access
+from .access import ACCESS_FILE, MAX_FILE_BYTES, read_access_file
 from .cli import CHANNELS
 from .delivery import default_managed_settings
 from .state import ENV_FILE, mask_secret, parse_env, state_dir
@@ -252,42 +252,38 @@ def check_access(setup: Setup, profile: ChannelProfile) -> list[Check]:
     name = profile.name
     command = f"mcp-channels access {name}"
     path = state_dir(name, setup.env) / ACCESS_FILE
+    read = read_access_file(path, default_dm_policy=profile.default_dm_policy)
     checks: list[Check] = []
-    data: Any = {}
-    try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        pass
-    except (OSError, ValueError) as exc:
-        reason = getattr(exc, "strerror", None) or str(exc)
+    if read.unusable is not None:
+        return [
+            Check(
+                "access",
+                FAIL,
+                f"{path} cannot be used ({read.unusable}): the channel drops every message until it is fixed",
+                f"replace it with a regular file of at most {MAX_FILE_BYTES // 1024} KiB, or remove it to start over",
+            )
+        ]
+    access = read.access
+    if read.corrupt is not None:
         checks.append(
             Check(
                 "access",
                 WARN,
-                f"{path} cannot be used ({reason}): the channel moves it aside and starts over with "
+                f"{path} cannot be used ({read.corrupt}): the channel moves it aside and starts over with "
                 f"dmPolicy {profile.default_dm_policy}",
                 f"fix or delete it; `{command}` then shows what the channel uses",
             )
         )
-        data = {}
-    if not isinstance(data, dict):
+    if read.problems:
+        closed = f"; closed: {', '.join(access.broken_groups)}" if access.broken_groups else ""
         checks.append(
             Check(
                 "access",
                 WARN,
-                f"{path} is not a JSON object: the channel moves it aside and starts over with defaults",
-                f"fix or delete {path}",
-            )
-        )
-        data = {}
-    access, problems = parse_access(data, default_dm_policy=profile.default_dm_policy)
-    if problems:
-        checks.append(
-            Check(
-                "access",
-                WARN,
-                f"{path}: {len(problems)} invalid field(s), the defaults are used for them; first: {problems[0]}",
-                f"`{command} policy {access.dm_policy}` rewrites the file (the original is kept as access.json.invalid-<ms>)",
+                f"{path}: {len(read.problems)} problem(s), each closes what it governs{closed}; "
+                f"first: {read.problems[0]}",
+                f"edit the file (`{command}` prints every problem); changes made with `{command}` keep "
+                "what does not parse as it is",
             )
         )
     checks.append(_policy(setup, profile, len(access.allow_from), len(access.groups), access.dm_policy))

@@ -1,18 +1,24 @@
 """Who may talk to Claude through a chat channel: the access file and the inbound gate.
 
 One implementation for Telegram, Discord and iMessage, in the official plugins' file format
-(``official-plugins.md`` §1.6–1.9), so a user can switch between them and us without losing a
-pairing. Where the official servers are fragile, this module is not:
+(:mod:`._access_format` reads and writes it), so a user can switch between them and us without
+losing a pairing. Where the official servers are fragile, this module is not:
 
 * every write is a read-modify-write under a cross-process lock (``access.json.lock``), so the
   running server adding a pairing code and the command line allowing someone never lose each
   other's update (the official skill and server race: last writer wins);
-* a file with a wrong type in one field is reported field by field and only that field falls
-  back to its default (the official reader trusts the types and misbehaves later); before such a
-  file is rewritten, the original is kept beside it;
-* unknown keys are kept on write (the official drops them).
+* a mistake in the file closes what it governs instead of opening it, is reported field by field,
+  and is written back as found (a rewrite that drops something that did not parse keeps the
+  original beside the file first);
+* the file is read only when it is a regular file of at most :data:`MAX_FILE_BYTES` (a FIFO at its
+  path cannot block the server, a huge file is refused, not parsed); anything else fails closed;
+* unknown keys are kept on write (the official drops them);
+* a pairing code is valid for :data:`PAIRING_TTL_MS` (10 minutes, not the official hour) and a
+  sender gets at most one per :data:`SENDER_CODE_INTERVAL_MS`, so strangers cannot hold the
+  :data:`MAX_PENDING` slots for long: see :func:`gate`.
 
-The gate is re-evaluated against the file on every message (hot reload), except in static mode
+The gate reads the file on every message (hot reload), from a cache that is used only while the
+file's (device, inode, size, mtime) stay the same, except in static mode
 (``<CHANNEL>_ACCESS_MODE=static``), where the file is read once and never written.
 """
 
@@ -20,50 +26,49 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import copy
 import json
 import logging
 import os
 import secrets
+import stat
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, TypeVar
+from typing import Final, TypeVar
 
+from ._access_format import DM_POLICIES as DM_POLICIES
+from ._access_format import REPLY_TO_MODES as REPLY_TO_MODES
+from ._access_format import Access as Access
+from ._access_format import GroupPolicy as GroupPolicy
+from ._access_format import PendingPairing as PendingPairing
+from ._access_format import parse_access as parse_access
+from ._access_format import render_access as render_access
 from .state import atomic_write, ensure_private_dir, file_lock
-from .text import CHUNK_MODES, mention_patterns_match
-
-DM_POLICIES: Final = ("pairing", "allowlist", "disabled")
-REPLY_TO_MODES: Final = ("off", "first", "all")
+from .text import mention_patterns_match
 
 ACCESS_FILE: Final = "access.json"
 LOCK_FILE: Final = "access.json.lock"
 APPROVED_DIR: Final = "approved"
 
-#: A pairing code is valid for one hour.
-PAIRING_TTL_MS: Final = 3_600_000
-#: At most this many codes outstanding at once, over all senders.
+#: The largest access file read (1 MiB holds some 40,000 ids): past it the file is refused unread.
+MAX_FILE_BYTES: Final = 1 << 20
+#: A pairing code is valid for 10 minutes (the official hour let three strangers hold every slot).
+PAIRING_TTL_MS: Final = 600_000
+#: A sender gets at most one code per hour: an expired code stays in ``pending`` until then, and its
+#: sender is not answered again.
+SENDER_CODE_INTERVAL_MS: Final = 3_600_000
+#: At most this many live codes at once, over all senders.
 MAX_PENDING: Final = 3
 #: The first answer and one "Still pending" reminder, then silence.
 MAX_PAIRING_REPLIES: Final = 2
 #: How often the running server looks for approvals written by the command line (seconds).
 APPROVAL_POLL_INTERVAL: Final = 5.0
+#: A file changed this recently may change again within the file system's clock tick without its
+#: (size, mtime) changing: it is not cached (the "racily clean" rule of git's index).
+RACY_WINDOW_NS: Final = 2_000_000_000
 
 PAIRED_MESSAGE: Final = "Paired! Say hi to Claude."
-
-#: Top-level keys this module understands; any other key is carried through untouched.
-KNOWN_KEYS: Final = (
-    "dmPolicy",
-    "allowFrom",
-    "groups",
-    "pending",
-    "mentionPatterns",
-    "ackReaction",
-    "replyToMode",
-    "textChunkLimit",
-    "chunkMode",
-)
 
 T = TypeVar("T")
 
@@ -72,259 +77,79 @@ class AccessError(ValueError):
     """A request on the access file that cannot be carried out; the message says why."""
 
 
-# --------------------------------------------------------------------------- the file model
+# --------------------------------------------------------------------------- reading the file
+
+FileKey = tuple[int, int, int, int]
+
+
+def _file_key(info: os.stat_result) -> FileKey:
+    return info.st_dev, info.st_ino, info.st_size, info.st_mtime_ns
 
 
 @dataclass
-class GroupPolicy:
-    """An opted-in group: who in it may talk (empty: anyone), and whether the bot must be mentioned."""
+class AccessReading:
+    """One reading of the file: the model, the raw text (``None``: no file), what was wrong.
 
-    require_mention: bool = True
-    allow_from: list[str] = field(default_factory=list)
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {"requireMention": self.require_mention, "allowFrom": list(self.allow_from)}
-        return {**out, **{k: v for k, v in self.extra.items() if k not in out}}
-
-
-@dataclass
-class PendingPairing:
-    """A pairing code sent to an unknown sender, waiting for ``access pair <code>``. Times in ms."""
-
-    sender_id: str
-    chat_id: str
-    created_at: int
-    expires_at: int
-    replies: int = 1
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def to_json(self) -> dict[str, Any]:
-        out: dict[str, Any] = {
-            "senderId": self.sender_id,
-            "chatId": self.chat_id,
-            "createdAt": self.created_at,
-            "expiresAt": self.expires_at,
-            "replies": self.replies,
-        }
-        return {**out, **{k: v for k, v in self.extra.items() if k not in out}}
-
-
-@dataclass
-class Access:
-    """The contents of ``access.json``."""
-
-    dm_policy: str = "pairing"
-    allow_from: list[str] = field(default_factory=list)
-    groups: dict[str, GroupPolicy] = field(default_factory=dict)
-    pending: dict[str, PendingPairing] = field(default_factory=dict)
-    mention_patterns: list[str] = field(default_factory=list)
-    ack_reaction: str | None = None
-    reply_to_mode: str = "first"
-    text_chunk_limit: int | None = None
-    chunk_mode: str = "length"
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def chunk_limit(self, cap: int) -> int:
-        """The piece size for replies: ``textChunkLimit`` clamped to ``[1, cap]``; unset or 0: ``cap``."""
-        return max(1, min(self.text_chunk_limit or cap, cap))
-
-    def prune_expired(self, now_ms: int) -> bool:
-        """Drop pairing codes past their expiry; whether any was dropped."""
-        expired = [code for code, entry in self.pending.items() if entry.expires_at < now_ms]
-        for code in expired:
-            del self.pending[code]
-        return bool(expired)
-
-    def to_json(self) -> dict[str, Any]:
-        """The file's JSON object: the four core keys always, the options when not at their default."""
-        out: dict[str, Any] = {
-            "dmPolicy": self.dm_policy,
-            "allowFrom": list(self.allow_from),
-            "groups": {key: group.to_json() for key, group in self.groups.items()},
-            "pending": {code: entry.to_json() for code, entry in self.pending.items()},
-        }
-        if self.mention_patterns:
-            out["mentionPatterns"] = list(self.mention_patterns)
-        if self.ack_reaction is not None:
-            out["ackReaction"] = self.ack_reaction
-        if self.reply_to_mode != "first":
-            out["replyToMode"] = self.reply_to_mode
-        if self.text_chunk_limit is not None:
-            out["textChunkLimit"] = self.text_chunk_limit
-        if self.chunk_mode != "length":
-            out["chunkMode"] = self.chunk_mode
-        for key, value in self.extra.items():
-            out.setdefault(key, value)
-        return out
-
-
-def render_access(access: Access) -> str:
-    """The file text: pretty JSON, 2-space indent, trailing newline (as the official writes it)."""
-    return json.dumps(access.to_json(), indent=2, ensure_ascii=False) + "\n"
-
-
-def parse_access(data: Mapping[str, Any], *, default_dm_policy: str = "pairing") -> tuple[Access, list[str]]:
-    """Read the file's JSON object field by field: the model, and one line per field that was wrong.
-
-    A missing or ``null`` key takes its default silently (as the official ``??`` does); a key of
-    the wrong type takes its default with a problem reported; unknown keys go to ``extra``.
+    ``corrupt``: the file could not be read or parsed at all (the store moves it aside and starts
+    over). ``unusable``: it is not a regular file or is too big; it is left alone and every message
+    is dropped until it is fixed. ``key`` identifies the version read, for the cache.
     """
-    problems: list[str] = []
-    access = Access(dm_policy=default_dm_policy)
-    access.extra = {key: value for key, value in data.items() if key not in KNOWN_KEYS}
-    present = {key: value for key, value in data.items() if key in KNOWN_KEYS and value is not None}
-
-    if "dmPolicy" in present:
-        access.dm_policy = _choice(present["dmPolicy"], DM_POLICIES, default_dm_policy, "dmPolicy", problems)
-    if "allowFrom" in present:
-        access.allow_from = _ids(present["allowFrom"], "allowFrom", problems)
-    if "groups" in present:
-        access.groups = _groups(present["groups"], problems)
-    if "pending" in present:
-        access.pending = _pending(present["pending"], problems)
-    if "mentionPatterns" in present:
-        access.mention_patterns = _strings(present["mentionPatterns"], "mentionPatterns", problems)
-    if "ackReaction" in present:
-        value = present["ackReaction"]
-        if isinstance(value, str):
-            access.ack_reaction = value
-        else:
-            problems.append(f"ackReaction: expected a string, got {_show(value)}; no reaction")
-    if "replyToMode" in present:
-        access.reply_to_mode = _choice(present["replyToMode"], REPLY_TO_MODES, "first", "replyToMode", problems)
-    if "textChunkLimit" in present:
-        access.text_chunk_limit = _integer(present["textChunkLimit"], "textChunkLimit", problems)
-    if "chunkMode" in present:
-        access.chunk_mode = _choice(present["chunkMode"], CHUNK_MODES, "length", "chunkMode", problems)
-    return access, problems
-
-
-def _show(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False, default=str)
-    return text if len(text) <= 60 else text[:57] + "..."
-
-
-def _choice(value: Any, allowed: tuple[str, ...], default: str, where: str, problems: list[str]) -> str:
-    if isinstance(value, str) and value in allowed:
-        return value
-    problems.append(f"{where}: expected one of {', '.join(allowed)}, got {_show(value)}; using {default!r}")
-    return default
-
-
-def _integer(value: Any, where: str, problems: list[str]) -> int | None:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if isinstance(value, float) and value.is_integer():
-        return int(value)
-    problems.append(f"{where}: expected a whole number, got {_show(value)}; using the default")
-    return None
-
-
-def _strings(value: Any, where: str, problems: list[str]) -> list[str]:
-    if not isinstance(value, list):
-        problems.append(f"{where}: expected a list of strings, got {_show(value)}; using []")
-        return []
-    kept: list[str] = []
-    for index, item in enumerate(value):
-        if isinstance(item, str):
-            kept.append(item)
-        else:
-            problems.append(f"{where}[{index}]: expected a string, got {_show(item)}; skipped")
-    return kept
-
-
-def _id(value: Any) -> str | None:
-    """A platform id: a string, or a whole number written without quotes (a common hand edit)."""
-    if isinstance(value, str):
-        return value
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value)
-    return None
-
-
-def _ids(value: Any, where: str, problems: list[str]) -> list[str]:
-    if not isinstance(value, list):
-        problems.append(f"{where}: expected a list of id strings, got {_show(value)}; using []")
-        return []
-    kept: list[str] = []
-    for index, item in enumerate(value):
-        ident = _id(item)
-        if ident is None:
-            problems.append(f"{where}[{index}]: expected an id string, got {_show(item)}; skipped")
-            continue
-        if not isinstance(item, str):
-            problems.append(f"{where}[{index}]: expected an id string, got {_show(item)}; using {ident!r}")
-        kept.append(ident)
-    return kept
-
-
-def _groups(value: Any, problems: list[str]) -> dict[str, GroupPolicy]:
-    if not isinstance(value, dict):
-        problems.append(f"groups: expected an object, got {_show(value)}; using {{}}")
-        return {}
-    groups: dict[str, GroupPolicy] = {}
-    for key, entry in value.items():
-        where = f"groups[{key!r}]"
-        if not isinstance(entry, dict):
-            problems.append(f"{where}: expected an object, got {_show(entry)}; group ignored")
-            continue
-        group = GroupPolicy(extra={k: v for k, v in entry.items() if k not in ("requireMention", "allowFrom")})
-        mention = entry.get("requireMention")
-        if isinstance(mention, bool):
-            group.require_mention = mention
-        elif mention is not None:
-            problems.append(f"{where}.requireMention: expected true or false, got {_show(mention)}; using true")
-        if entry.get("allowFrom") is not None:
-            group.allow_from = _ids(entry["allowFrom"], f"{where}.allowFrom", problems)
-        groups[key] = group
-    return groups
-
-
-def _pending(value: Any, problems: list[str]) -> dict[str, PendingPairing]:
-    if not isinstance(value, dict):
-        problems.append(f"pending: expected an object, got {_show(value)}; using {{}}")
-        return {}
-    pending: dict[str, PendingPairing] = {}
-    for code, entry in value.items():
-        where = f"pending[{code!r}]"
-        if not isinstance(entry, dict):
-            problems.append(f"{where}: expected an object, got {_show(entry)}; entry dropped")
-            continue
-        sender, chat = _id(entry.get("senderId")), _id(entry.get("chatId"))
-        expires = _integer(entry.get("expiresAt"), f"{where}.expiresAt", [])
-        if sender is None or chat is None or expires is None:
-            problems.append(f"{where}: needs senderId, chatId and expiresAt, got {_show(entry)}; entry dropped")
-            continue
-        raw_created = entry.get("createdAt")
-        created = None if raw_created is None else _integer(raw_created, f"{where}.createdAt", problems)
-        replies = entry.get("replies", 1)
-        if not isinstance(replies, int) or isinstance(replies, bool):
-            problems.append(f"{where}.replies: expected a whole number, got {_show(replies)}; using 1")
-            replies = 1
-        known = ("senderId", "chatId", "createdAt", "expiresAt", "replies")
-        pending[code] = PendingPairing(
-            sender_id=sender,
-            chat_id=chat,
-            created_at=expires - PAIRING_TTL_MS if created is None else created,
-            expires_at=expires,
-            replies=replies,
-            extra={k: v for k, v in entry.items() if k not in known},
-        )
-    return pending
-
-
-# --------------------------------------------------------------------------- the store
-
-
-@dataclass
-class _Read:
-    """One reading of the file: the model, the raw text (``None``: no file), what was wrong."""
 
     access: Access
     text: str | None = None
     problems: list[str] = field(default_factory=list)
-    corrupt: str | None = None  # why the file could not be used at all
+    corrupt: str | None = None
+    unusable: str | None = None
+    key: FileKey | None = None
+
+
+def read_access_file(path: Path, *, default_dm_policy: str = "pairing") -> AccessReading:
+    """Read and parse ``path`` without ever blocking on it (a FIFO, a device) or reading a huge file."""
+    defaults = Access(dm_policy=default_dm_policy)
+    try:
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC)
+    except FileNotFoundError:
+        return AccessReading(defaults)
+    except OSError as exc:
+        return AccessReading(defaults, corrupt=exc.strerror or type(exc).__name__)
+    try:
+        info = os.fstat(fd)
+        if not stat.S_ISREG(info.st_mode):
+            return AccessReading(_closed(), unusable="it is not a regular file")
+        if info.st_size > MAX_FILE_BYTES:
+            return AccessReading(
+                _closed(), unusable=f"it is {info.st_size:,} bytes, over the {MAX_FILE_BYTES:,}-byte limit"
+            )
+        with os.fdopen(os.dup(fd), "rb") as handle:
+            raw = handle.read(MAX_FILE_BYTES + 1)
+    except OSError as exc:
+        return AccessReading(defaults, corrupt=exc.strerror or type(exc).__name__)
+    finally:
+        os.close(fd)
+    if len(raw) > MAX_FILE_BYTES:  # it grew while being read
+        return AccessReading(_closed(), unusable=f"it is over the {MAX_FILE_BYTES:,}-byte limit")
+    try:
+        text = raw.decode("utf-8")
+        data = json.loads(text)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
+        return AccessReading(defaults, corrupt=str(exc) or type(exc).__name__)
+    if not isinstance(data, dict):
+        return AccessReading(defaults, corrupt=f"the top level is {_brief(data)}, not an object")
+    access, problems = parse_access(data, default_dm_policy=default_dm_policy)
+    return AccessReading(access, text, problems, key=_file_key(info))
+
+
+def _closed() -> Access:
+    """The rules while the file cannot be used: nobody gets in, nobody is offered a code."""
+    return Access(dm_policy="disabled")
+
+
+def _brief(value: object) -> str:
+    text = json.dumps(value, ensure_ascii=False, default=str)
+    return text if len(text) <= 60 else text[:57] + "..."
+
+
+# --------------------------------------------------------------------------- the store
 
 
 class AccessStore:
@@ -352,8 +177,9 @@ class AccessStore:
         self.default_dm_policy = default_dm_policy
         self.static = env.get(f"{channel.upper()}_ACCESS_MODE") == "static" if static is None else static
         self.log = logging.getLogger(f"mcp_channels.{channel}.access")
-        self._reported: str | None = None
+        self._reported: tuple[str | None, str | None] | None = None
         self._snapshot: Access | None = None
+        self._cached: AccessReading | None = None
         if self.static:
             snapshot = self._load_from_disk()
             if snapshot.dm_policy == "pairing":
@@ -371,31 +197,37 @@ class AccessStore:
         return self.state_dir / APPROVED_DIR
 
     def load(self) -> Access:
-        """The current access rules (a fresh read of the file, or a copy of the static snapshot)."""
+        """The current access rules, a copy the caller may change (the file as it is now, or the static snapshot)."""
         if self._snapshot is not None:
-            return copy.deepcopy(self._snapshot)
+            return self._snapshot.copy()
         return self._load_from_disk()
 
     def update(self, mutate: Callable[[Access], T]) -> T:
         """Apply ``mutate`` to the current rules and save them, atomically and under the lock.
 
         If ``mutate`` raises, nothing is written. The file is rewritten only when the result
-        differs from what is on disk. Not re-entrant: ``mutate`` must not call ``update``.
+        differs from what is on disk; what did not parse is written back as found unless
+        ``mutate`` changed it (the original file is then kept beside it). Raises
+        :class:`AccessError` when the file is unusable (not a regular file, too big): it is never
+        overwritten. Not re-entrant: ``mutate`` must not call ``update``.
         """
         if self._snapshot is not None:
             return mutate(self._snapshot)
         ensure_private_dir(self.state_dir)
         with self._locked():
             read = self._read()
+            if read.unusable is not None:
+                raise AccessError(f"{self.path} cannot be used: {read.unusable}; fix or remove it first")
             if read.corrupt is not None:
                 self._move_aside(read.corrupt)
-                read = _Read(Access(dm_policy=self.default_dm_policy))
+                read = AccessReading(Access(dm_policy=self.default_dm_policy))
             else:
                 self._report(read)
+            kept_before = read.access.kept_as_found()
             result = mutate(read.access)
             text = render_access(read.access)
             if text != read.text:
-                if read.problems and read.text is not None:
+                if read.text is not None and kept_before - read.access.kept_as_found():
                     self._keep_original(read.text)
                 atomic_write(self.path, text, mode=0o600)
             return result
@@ -403,45 +235,48 @@ class AccessStore:
     # ---- internals
 
     def _load_from_disk(self) -> Access:
-        read = self._read()
+        read = self._read_cached()
         if read.corrupt is None:
             self._report(read)
-            return read.access
+            return read.access.copy()
         # Decide under the lock: a writer may have just replaced the bad file with a good one.
         with self._locked(required=False):
             read = self._read()
             if read.corrupt is None:
                 self._report(read)
-                return read.access
+                return read.access.copy()
             self._move_aside(read.corrupt)
         return Access(dm_policy=self.default_dm_policy)
 
-    def _read(self) -> _Read:
-        defaults = Access(dm_policy=self.default_dm_policy)
-        try:
-            raw = self.path.read_bytes()
-        except FileNotFoundError:
-            return _Read(defaults)
-        except OSError as exc:
-            return _Read(defaults, corrupt=exc.strerror or type(exc).__name__)
-        try:
-            text = raw.decode("utf-8")
-            data = json.loads(text)
-        except (UnicodeDecodeError, ValueError, RecursionError) as exc:
-            return _Read(defaults, corrupt=str(exc) or type(exc).__name__)
-        if not isinstance(data, dict):
-            return _Read(defaults, corrupt=f"the top level is {_show(data)}, not an object")
-        access, problems = parse_access(data, default_dm_policy=self.default_dm_policy)
-        return _Read(access, text, problems)
+    def _read(self) -> AccessReading:
+        return read_access_file(self.path, default_dm_policy=self.default_dm_policy)
 
-    def _report(self, read: _Read) -> None:
+    def _read_cached(self) -> AccessReading:
+        """The file as last read while its (device, inode, size, mtime) are unchanged; else a fresh read."""
+        try:
+            key = _file_key(os.stat(self.path))
+        except OSError:
+            return self._read()
+        if self._cached is not None and self._cached.key == key:
+            return self._cached
+        read = self._read()
+        settled = read.key is not None and time.time_ns() - read.key[3] > RACY_WINDOW_NS
+        self._cached = read if settled else None
+        return read
+
+    def _report(self, read: AccessReading) -> None:
         """Log a file's problems once per distinct content, not on every message."""
-        if not read.problems:
+        if not read.problems and read.unusable is None:
             self._reported = None
             return
-        if read.text == self._reported:
+        seen = (read.text, read.unusable)
+        if seen == self._reported:
             return
-        self._reported = read.text
+        self._reported = seen
+        if read.unusable is not None:
+            self.log.error(
+                "%s cannot be used: %s; every message is dropped until it is fixed", self.path, read.unusable
+            )
         for problem in read.problems:
             self.log.warning("%s: %s", self.path, problem)
 
@@ -462,7 +297,9 @@ class AccessStore:
         target = self._sibling("invalid")
         atomic_write(target, text, mode=0o600)
         self.log.warning(
-            "%s had invalid fields (see above); rewriting it, the original is kept as %s", self.path, target.name
+            "%s: this change replaces fields that did not parse (see above); the original is kept as %s",
+            self.path,
+            target.name,
         )
 
     def _sibling(self, kind: str) -> Path:
@@ -515,10 +352,16 @@ class GateResult:
 
 
 def gate(store: AccessStore, message: InboundMessage, *, now_ms: int | None = None) -> GateResult:
-    """Decide what to do with an incoming message (``official-plugins.md`` §1.7).
+    """Decide what to do with an incoming message (the official gate, with shorter-lived codes).
+
+    Pairing, beyond the official rules: a code is valid for :data:`PAIRING_TTL_MS`, and only live
+    codes count toward the :data:`MAX_PENDING` slots; an expired code stays in ``pending`` until
+    :data:`SENDER_CODE_INTERVAL_MS` after it was made, and its sender is not answered meanwhile. So
+    one sender holds at most one slot, for ten minutes an hour, and keeping all three slots taken
+    needs three new accounts every ten minutes instead of three an hour.
 
     The common case (deliver or drop, nothing to record) reads the file without the lock; when
-    the decision changes the file (a new code, a reminder, an expired code pruned), it is taken
+    the decision changes the file (a new code, a reminder, an old code pruned), it is taken
     again on a fresh read under the lock, so a concurrent command-line edit is never lost.
     """
     now = epoch_ms() if now_ms is None else now_ms
@@ -527,14 +370,31 @@ def gate(store: AccessStore, message: InboundMessage, *, now_ms: int | None = No
         return result
     try:
         return store.update(lambda access: _decide(access, message, now, store.log)[0])
-    except OSError as exc:
+    except (OSError, AccessError) as exc:
         store.log.error("could not save %s: %s; message dropped", store.path, exc)
         return GateResult("drop", f"could not save the access file: {exc}")
 
 
+def live_codes(access: Access, now_ms: int) -> dict[str, PendingPairing]:
+    """The pairing codes that can still be approved."""
+    return {code: entry for code, entry in access.pending.items() if entry.expires_at >= now_ms}
+
+
+def _prune(access: Access, now: int) -> bool:
+    """Forget codes that have expired and whose sender may have a new one; whether any was forgotten."""
+    done = [
+        code
+        for code, entry in access.pending.items()
+        if now > max(entry.expires_at, entry.created_at + SENDER_CODE_INTERVAL_MS)
+    ]
+    for code in done:
+        del access.pending[code]
+    return bool(done)
+
+
 def _decide(access: Access, message: InboundMessage, now: int, log: logging.Logger) -> tuple[GateResult, bool]:
     """The decision, mutating ``access``; whether ``access`` changed."""
-    changed = access.prune_expired(now)
+    changed = _prune(access, now)
     if access.dm_policy == "disabled":
         return GateResult("drop", "dmPolicy is disabled"), changed
     if message.is_dm:
@@ -542,24 +402,7 @@ def _decide(access: Access, message: InboundMessage, now: int, log: logging.Logg
             return GateResult("deliver", "sender is in allowFrom"), changed
         if access.dm_policy == "allowlist":
             return GateResult("drop", "sender is not in allowFrom"), changed
-        for code, entry in access.pending.items():
-            if entry.sender_id == message.sender_id:
-                if entry.replies >= MAX_PAIRING_REPLIES:
-                    return GateResult("drop", "pairing code already sent twice"), changed
-                entry.replies += 1
-                return GateResult("pair", "pairing reminder", code=code, resend=True), True
-        if len(access.pending) >= MAX_PENDING:
-            return GateResult("drop", f"{MAX_PENDING} pairings already pending"), changed
-        code = secrets.token_hex(3)
-        while code in access.pending:
-            code = secrets.token_hex(3)
-        access.pending[code] = PendingPairing(
-            sender_id=message.sender_id,
-            chat_id=message.chat_id,
-            created_at=now,
-            expires_at=now + PAIRING_TTL_MS,
-        )
-        return GateResult("pair", "new pairing code", code=code), True
+        return _pair(access, message, now, changed)
     policy = access.groups.get(message.group_key if message.group_key is not None else message.chat_id)
     if policy is None:
         return GateResult("drop", "group is not in groups"), changed
@@ -572,6 +415,30 @@ def _decide(access: Access, message: InboundMessage, now: int, log: logging.Logg
     ):
         return GateResult("drop", "the bot was not mentioned"), changed
     return GateResult("deliver", "group is opted in"), changed
+
+
+def _pair(access: Access, message: InboundMessage, now: int, changed: bool) -> tuple[GateResult, bool]:
+    """An unknown sender under ``pairing``: their code again, a new one, or silence."""
+    for code, entry in access.pending.items():
+        if entry.sender_id == message.sender_id:
+            if entry.expires_at < now:
+                return GateResult("drop", "pairing code expired; no new code within the hour"), changed
+            if entry.replies >= MAX_PAIRING_REPLIES:
+                return GateResult("drop", "pairing code already sent twice"), changed
+            entry.replies += 1
+            return GateResult("pair", "pairing reminder", code=code, resend=True), True
+    if len(live_codes(access, now)) >= MAX_PENDING:
+        return GateResult("drop", f"{MAX_PENDING} pairings already pending"), changed
+    code = secrets.token_hex(3)
+    while code in access.pending:
+        code = secrets.token_hex(3)
+    access.pending[code] = PendingPairing(
+        sender_id=message.sender_id,
+        chat_id=message.chat_id,
+        created_at=now,
+        expires_at=now + PAIRING_TTL_MS,
+    )
+    return GateResult("pair", "new pairing code", code=code), True
 
 
 def pairing_reply(channel: str, code: str, resend: bool) -> str:
@@ -593,12 +460,7 @@ def approve_pairing(store: AccessStore, code: str, *, now_ms: int | None = None)
     wanted = code.strip().lower()
 
     def approve(access: Access) -> PendingPairing:
-        entry = _pending_entry(access, wanted)
-        if entry.expires_at < now:
-            minutes = (now - entry.expires_at) // 60_000
-            raise AccessError(
-                f"pairing code {wanted} expired {minutes} min ago; the sender gets a new code by messaging the bot again"
-            )
+        entry = _live_entry(access, wanted, now)
         if not _usable_file_name(entry.sender_id):
             raise AccessError(f"sender id {entry.sender_id!r} cannot be recorded as an approval; use allow instead")
         if entry.sender_id not in access.allow_from:
@@ -612,23 +474,36 @@ def approve_pairing(store: AccessStore, code: str, *, now_ms: int | None = None)
     return entry
 
 
-def deny_pairing(store: AccessStore, code: str) -> PendingPairing:
-    """Forget a pairing code; the sender is not told (and gets no new code until it would expire)."""
+def deny_pairing(store: AccessStore, code: str, *, now_ms: int | None = None) -> PendingPairing:
+    """Refuse a pairing code: the sender is not told, and gets no new code within the hour.
+
+    The code is expired rather than deleted, so the sender cannot take a slot again at once (the
+    official skill deletes it; the official server then drops the expired entry, which is harmless).
+    """
+    now = epoch_ms() if now_ms is None else now_ms
     wanted = code.strip().lower()
 
     def deny(access: Access) -> PendingPairing:
-        entry = _pending_entry(access, wanted)
-        del access.pending[wanted]
+        entry = _live_entry(access, wanted, now)
+        entry.expires_at = now - 1
         return entry
 
     return store.update(deny)
 
 
-def _pending_entry(access: Access, code: str) -> PendingPairing:
+def _live_entry(access: Access, code: str, now: int) -> PendingPairing:
+    """The pending entry of ``code``, or :class:`AccessError` when there is none or it expired."""
     entry = access.pending.get(code)
-    if entry is None:
-        known = ", ".join(sorted(access.pending)) or "none"
-        raise AccessError(f"no pending pairing with code {code!r} (pending: {known})")
+    if entry is None or entry.expires_at < now:
+        live = ", ".join(sorted(live_codes(access, now))) or "none"
+        if entry is None:
+            raise AccessError(f"no pending pairing with code {code!r} (pending: {live})")
+        minutes = (now - entry.expires_at) // 60_000
+        raise AccessError(
+            f"pairing code {code} expired {minutes} min ago (or was denied); "
+            f"the sender gets a new code by messaging the bot once an hour has passed since the last, "
+            f"or let them in now with: allow {entry.sender_id} (pending: {live})"
+        )
     return entry
 
 

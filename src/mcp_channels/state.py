@@ -27,9 +27,20 @@ def state_dir(channel: str, environ: Mapping[str, str] | None = None) -> Path:
     override = env.get(f"{channel.upper()}_STATE_DIR")
     if override:
         return Path(override).expanduser()
+    return claude_config_dir(env) / "channels" / channel
+
+
+def home_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """``$HOME`` as the environment gives it (a test or a wrapper may set its own)."""
+    env = os.environ if environ is None else environ
+    return Path(env.get("HOME") or Path.home())
+
+
+def claude_config_dir(environ: Mapping[str, str] | None = None) -> Path:
+    """Claude Code's own directory: ``$CLAUDE_CONFIG_DIR``, else ``~/.claude``."""
+    env = os.environ if environ is None else environ
     base = env.get("CLAUDE_CONFIG_DIR")
-    root = Path(base).expanduser() if base else Path(env.get("HOME") or Path.home()) / ".claude"
-    return root / "channels" / channel
+    return Path(base).expanduser() if base else home_dir(env) / ".claude"
 
 
 @contextlib.contextmanager

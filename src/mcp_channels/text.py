@@ -34,6 +34,10 @@ MAX_MATCH_TEXT: Final = 4096
 PATTERN_TIMEOUT: Final = 0.05
 MATCH_BUDGET: Final = 0.2
 
+#: Longest extension kept on a downloaded attachment, and longest id part of its name.
+MAX_EXTENSION: Final = 16
+MAX_ID_PART: Final = 64
+
 _log = logging.getLogger("mcp_channels.text")
 
 _ZWJ: Final = "\u200d"
@@ -169,6 +173,22 @@ def safe_name(name: str) -> str:
     """
     cleaned = _UNSAFE_NAME_CHARS.sub("_", name)
     return "_" if cleaned in (".", "..") else cleaned
+
+
+def saved_file_name(unique: str, original: str) -> str:
+    """``<ms>-<unique>.<ext>``: the name of a downloaded attachment in ``inbox/``.
+
+    ``unique`` (a platform id) keeps letters, digits, ``_`` and ``-``, at most
+    :data:`MAX_ID_PART` of them; the extension is taken from ``original`` (a file name or URL path)
+    and keeps letters and digits. An extension over :data:`MAX_EXTENSION` characters is no
+    extension a program relies on: the file is saved as ``.bin``, so the name always fits a file
+    system's 255 bytes (a 300-character extension made every download fail).
+    """
+    stem = re.sub(r"[^A-Za-z0-9_-]", "", unique)[:MAX_ID_PART] or "dl"
+    extension = re.sub(r"[^A-Za-z0-9]", "", original.rpartition(".")[2] if "." in original else "")
+    if not extension or len(extension) > MAX_EXTENSION:
+        extension = "bin"
+    return f"{time.time_ns() // 1_000_000}-{stem}.{extension}"
 
 
 # --------------------------------------------------------------------------- mention patterns

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import functools
 import re
-import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Any, Final, ParamSpec
@@ -17,7 +16,7 @@ from ...messaging import ChatBridge, partial_failure, reply_targets, sent_summar
 from ...outbound import INBOX_DIR, MB, check_files
 from ...server import ToolError
 from ...state import atomic_write
-from ...text import chunk, text_length
+from ...text import chunk, saved_file_name, text_length
 from ._inbound import RecentlySent, attachment_name, iso_timestamp, kilobytes
 from ._platform import MESSAGE_LIMIT
 from ._targets import ChannelGate, snowflake
@@ -58,11 +57,6 @@ def _megabytes(size: int) -> str:
 
 def _too_large(size: int) -> ToolError:
     return ToolError(f"attachment too large: {_megabytes(size)}MB, max {MAX_FILE_BYTES // MB}MB")
-
-
-def _extension(name: str) -> str:
-    suffix = name.rsplit(".", 1)[1] if "." in name else ""
-    return re.sub(r"[^a-zA-Z0-9]", "", suffix) or "bin"
 
 
 class DiscordTools:
@@ -151,8 +145,7 @@ class DiscordTools:
             data = await attachment.read()
             if len(data) > MAX_FILE_BYTES:
                 raise _too_large(len(data))
-            name = attachment.filename or str(attachment.id)
-            path = inbox / f"{time.time_ns() // 1_000_000}-{attachment.id}.{_extension(name)}"
+            path = inbox / saved_file_name(str(attachment.id), attachment.filename or "")
             await asyncio.to_thread(atomic_write, path, data)  # up to 25 MB: not on the event loop
             kind = attachment.content_type or "unknown"
             lines.append(f"  {path}  ({attachment_name(attachment)}, {kind}, {kilobytes(attachment.size)}KB)")

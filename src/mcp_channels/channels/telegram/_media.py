@@ -9,8 +9,6 @@ is passed through ``safe_name``; downloaded files get names made only of Telegra
 from __future__ import annotations
 
 import asyncio
-import re
-import time
 from dataclasses import dataclass, field
 from pathlib import Path, PurePosixPath
 from typing import Final
@@ -22,7 +20,7 @@ from telegram.error import BadRequest
 
 from ...server import ToolError
 from ...state import atomic_write, ensure_private_dir
-from ...text import safe_name
+from ...text import safe_name, saved_file_name
 from ._bot import flood_safe
 
 MB: Final = 1024 * 1024
@@ -103,10 +101,6 @@ def describe(message: Message) -> Described | None:
     return None
 
 
-def _clean(text: str, allowed: str, fallback: str) -> str:
-    return re.sub(f"[^{allowed}]", "", text) or fallback
-
-
 class Downloads:
     """Fetches Telegram files into ``<state>/inbox/``."""
 
@@ -133,10 +127,8 @@ class Downloads:
             raise ToolError(self._too_big)
         data = await self._get(info.file_path)
         last_segment = PurePosixPath(urlsplit(info.file_path).path).name
-        extension = _clean(last_segment.rpartition(".")[2] if "." in last_segment else "", "a-zA-Z0-9", "bin")
-        unique = _clean(info.file_unique_id, "a-zA-Z0-9_-", "dl")
         ensure_private_dir(self.inbox)
-        path = self.inbox / f"{int(time.time() * 1000)}-{unique}.{extension}"
+        path = self.inbox / saved_file_name(info.file_unique_id, last_segment)
         await asyncio.to_thread(atomic_write, path, data)  # up to 20 MB: not on the event loop
         return path
 
