@@ -26,8 +26,9 @@ def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer
     server.stop()
 
 
-def unique_namespace() -> str:
-    """A namespace of its own for each NATS store of the session: tests share one server, not its data."""
+@pytest.fixture
+def namespace() -> str:
+    """A NATS namespace of the test's own: the tests share one server, not its data."""
     return f"t{next(_namespaces)}"
 
 
@@ -38,7 +39,7 @@ def backend(request: pytest.FixtureRequest) -> str:
 
 @pytest.fixture
 async def open_backend(
-    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+    backend: str, tmp_path: Path, namespace: str, request: pytest.FixtureRequest
 ) -> AsyncIterator[Callable[..., Awaitable[EventStore]]]:
     """``await open_backend(retention=..., same=True)``: an initialized store of the test's backend.
 
@@ -46,7 +47,6 @@ async def open_backend(
     second hub or a restarted one would.
     """
     opened: list[EventStore] = []
-    namespace = unique_namespace()
     server: NatsServer | None = request.getfixturevalue("nats_server") if backend == "nats" else None
 
     async def make(retention: Retention | None = None, **options: Any) -> EventStore:

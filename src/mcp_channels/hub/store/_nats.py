@@ -194,6 +194,8 @@ class NatsStore(EventStore):
         self._kv: KeyValue | None = None
         self._streams: set[str] = set()
         self._watchers: dict[str, tuple[int, Any]] = {}
+        self._last_error: Exception | None = None
+        self._auth_error: Exception | None = None
 
     # ------------------------------------------------------------------ names
 
@@ -210,32 +212,44 @@ class NatsStore(EventStore):
 
     async def _open(self) -> None:
         try:
-            import nats
+            from nats.aio.client import Client
         except ImportError as exc:
             raise StoreError("the NATS store needs nats-py: pip install 'mcp-channels[nats]'") from exc
         options = {key: value for key, value in self._connect_options.items() if value is not None}
         tls = self._tls_context()
         if tls is not None:
             options["tls"] = tls
+        self._nc = Client()
         try:
-            self._nc = await nats.connect(
-                self.urls,
-                connect_timeout=self.timeout,
-                max_reconnect_attempts=-1,
-                error_cb=self._on_error,
-                disconnected_cb=self._on_disconnected,
-                reconnected_cb=self._on_reconnected,
-                **options,
+            # The client retries forever so that a running hub survives outages; the first
+            # connection is bounded by ``timeout`` so that a hub never starts on a dead server.
+            await asyncio.wait_for(
+                self._nc.connect(
+                    self.urls,
+                    connect_timeout=self.timeout,
+                    max_reconnect_attempts=-1,
+                    error_cb=self._on_error,
+                    disconnected_cb=self._on_disconnected,
+                    reconnected_cb=self._on_reconnected,
+                    **options,
+                ),
+                self.timeout,
             )
             self._js = self._nc.jetstream(timeout=self.timeout)
             self._kv = await self._bucket(f"{self.namespace}_kv")
             self._cursors = await self._bucket(f"{self.namespace}_cursors")
         except Exception as exc:
-            if self._nc is not None:
-                await self._nc.close()
-            if isinstance(exc, StoreError):
-                raise
-            raise translate(exc, self._servers) from exc
+            await _quietly(self._nc.close())
+            raise self._open_error(exc) from exc
+
+    def _open_error(self, exc: Exception) -> Exception:
+        if isinstance(exc, StoreError):
+            return exc
+        if self._auth_error is not None:
+            return StoreError(f"NATS at {self._servers} refused our credentials: {self._auth_error}")
+        if isinstance(exc, asyncio.TimeoutError) and self._last_error is not None:
+            return StoreUnavailable(f"cannot connect to NATS at {self._servers}: {self._last_error!r}")
+        return translate(exc, self._servers)
 
     def _tls_context(self) -> ssl.SSLContext | None:
         ca_file, cert_file, key_file = self._tls_files
@@ -265,6 +279,9 @@ class NatsStore(EventStore):
             await self._nc.close()
 
     async def _on_error(self, exc: Exception) -> None:
+        self._last_error = exc
+        if "authorization" in str(exc).lower() or "authentication" in str(exc).lower():
+            self._auth_error = exc
         log.warning("store: NATS error: %r", exc)
 
     async def _on_disconnected(self) -> None:

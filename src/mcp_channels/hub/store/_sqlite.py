@@ -388,6 +388,8 @@ class _Writer:
         self._thread = threading.Thread(target=self._run, name="mcp-channels-store-writer", daemon=True)
         self._opened: concurrent.futures.Future[None] = concurrent.futures.Future()
         self._failure: BaseException | None = None
+        #: Transactions committed so far: with group commit, far fewer than the requests served.
+        self.commits = 0
 
     async def start(self) -> None:
         self._thread.start()
@@ -465,6 +467,7 @@ class _Writer:
                     outcomes.append((True, value))
                 conn.execute("RELEASE job")
             conn.execute("COMMIT")
+            self.commits += 1
         except sqlite3.Error as exc:
             if conn.in_transaction:
                 conn.execute("ROLLBACK")
