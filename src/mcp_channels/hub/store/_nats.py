@@ -40,6 +40,7 @@ from __future__ import annotations
 import asyncio
 import json
 import logging
+import math
 import re
 import ssl
 from collections.abc import Awaitable, Callable, Coroutine
@@ -226,7 +227,7 @@ class NatsStore(EventStore):
             await asyncio.wait_for(
                 self._nc.connect(
                     self.urls,
-                    connect_timeout=self.timeout,
+                    connect_timeout=math.ceil(self.timeout),  # typed int; the outer wait_for bounds it
                     max_reconnect_attempts=-1,
                     error_cb=self._on_error,
                     disconnected_cb=self._on_disconnected,
