@@ -85,6 +85,25 @@ async def test_events_are_published_per_conversation_subject_with_their_id(
             await nc.close()
 
 
+async def test_messages_and_keys_written_by_others_are_skipped(nats_server: NatsServer, namespace: str) -> None:
+    async with NatsStore(nats_server.url, namespace=namespace) as store:
+        await store.append([event("a")])
+        await store.kv_put("mine", "1")
+        nc = await nats.connect(nats_server.url)
+        try:
+            js = nc.jetstream()
+            await js.publish(f"{namespace}.telegram.chat", b"not json", headers={"Nats-Msg-Id": "foreign"})
+            await js.publish(f"{namespace}.telegram.not=encoded", b"{}")
+            await (await js.key_value(f"{namespace}_kv")).put("foreign.key", b"x")
+        finally:
+            await nc.close()
+        await store.append([event("b")])
+
+        assert [(item.id, item.seq) for item in await store.read("telegram")] == [("a", 1), ("b", 4)]
+        assert await store.kv_items() == {"mine": "1"}
+        assert [(item.conversation, item.count) for item in await store.backlog("telegram")] == [("chat", 3)]
+
+
 async def test_reopening_with_other_limits_updates_the_stream(nats_server: NatsServer, namespace: str) -> None:
     async with NatsStore(nats_server.url, namespace=namespace) as store:
         await store.append([event("a")])

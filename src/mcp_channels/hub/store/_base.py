@@ -16,7 +16,7 @@ import time
 import types
 from collections.abc import AsyncIterator, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Self
+from typing import Final, Self
 
 #: Channel names become JetStream stream names and subject tokens, so they are kept to these.
 CHANNEL_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -473,14 +473,3 @@ def check_key(key: str) -> str:
 def ack_past_newest(channel: str, seq: int, newest: int) -> InvalidInput:
     """The error of ``ack`` for a seq not yet stored (shared wording of every backend)."""
     return InvalidInput(f"cannot acknowledge seq {seq} of channel {channel!r}: its newest event is {newest}")
-
-
-def event_fields(event: Event) -> dict[str, Any]:
-    """The fields of ``event`` every backend serialises (``channel`` and ``seq`` are stored apart)."""
-    return {
-        "id": event.id,
-        "conversation": event.conversation,
-        "content": event.content,
-        "meta": dict(event.meta),
-        "received_at": event.received_at,
-    }

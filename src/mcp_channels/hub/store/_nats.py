@@ -57,7 +57,6 @@ from ._base import (
     StoreError,
     StoreUnavailable,
     ack_past_newest,
-    event_fields,
 )
 
 if TYPE_CHECKING:
@@ -381,7 +380,7 @@ class NatsStore(EventStore):
             *(
                 js.publish(
                     self._subject(event.channel, event.conversation),
-                    json.dumps(event_fields(event), ensure_ascii=False).encode(),
+                    _payload(event),
                     stream=self._stream(event.channel),
                     headers={"Nats-Msg-Id": event.id},
                 )
@@ -408,8 +407,10 @@ class NatsStore(EventStore):
         if not await self._ensure_stream(channel, create=False):
             return []
         request = {"seq": after + 1, "batch": limit, "next_by_subj": self._subject(channel, conversation)}
-        return [_stored(channel, message) for message in await self._direct_get(self._stream(channel), request)]
+        events = [_stored(channel, message) for message in await self._direct_get(self._stream(channel), request)]
+        return [event for event in events if event is not None]
 
+    @_guarded
     async def _newest_seq(self, channel: str) -> int:
         import nats.js.errors
 
@@ -502,17 +503,17 @@ class NatsStore(EventStore):
             headers = message.headers or {}
             if headers.get("KV-Operation") in ("DEL", "PURGE"):
                 continue
-            conversation = decode_token(headers["Nats-Subject"].rsplit(".", 1)[1])
-            result[conversation] = (int(message.data or b"0"), _seq(message))
+            conversation = _last_token(headers["Nats-Subject"])
+            if conversation is not None:
+                result[conversation] = (int(message.data or b"0"), _seq(message))
         return result
 
     async def _subject_counts(self, channel: str) -> dict[str, int]:
         """Stored events per conversation of ``channel``."""
         assert self._js is not None
         info = await self._js.stream_info(self._stream(channel), subjects_filter=self._subject(channel))
-        return {
-            decode_token(subject.rsplit(".", 1)[1]): count for subject, count in (info.state.subjects or {}).items()
-        }
+        counts = {_last_token(subject): count for subject, count in (info.state.subjects or {}).items()}
+        return {conversation: count for conversation, count in counts.items() if conversation is not None}
 
     @_guarded
     async def _backlog(self, channel: str) -> list[Backlog]:
@@ -530,7 +531,8 @@ class NatsStore(EventStore):
                 return None
             oldest = _stored(channel, messages[0])
             pending = int((messages[0].headers or {}).get("Nats-Num-Pending", "0")) + 1
-            return Backlog(conversation, pending, oldest.seq, oldest.received_at, cursor)
+            received_at = oldest.received_at if oldest is not None else 0.0
+            return Backlog(conversation, pending, _seq(messages[0]), received_at, cursor)
 
         found = await _bounded_gather([first_pending(conversation) for conversation in conversations])
         return [item for item in found if item is not None]
@@ -590,19 +592,50 @@ class NatsStore(EventStore):
             headers = message.headers or {}
             if headers.get("KV-Operation") in ("DEL", "PURGE"):
                 continue
-            key = decode_token(headers["Nats-Subject"].split(".", 2)[2])
-            if key.startswith(prefix):
+            key = _decoded(headers["Nats-Subject"].split(".", 2)[2])
+            if key is not None and key.startswith(prefix):
                 result[key] = (message.data or b"").decode()
         return result
+
+
+def _payload(event: Event) -> bytes:
+    """The message body: the event but its channel and seq, which the stream and its sequence give."""
+    fields = {
+        "id": event.id,
+        "conversation": event.conversation,
+        "content": event.content,
+        "meta": dict(event.meta),
+        "received_at": event.received_at,
+    }
+    return json.dumps(fields, ensure_ascii=False).encode()
 
 
 def _seq(message: Msg) -> int:
     return int((message.headers or {})["Nats-Sequence"])
 
 
-def _stored(channel: str, message: Msg) -> StoredEvent:
-    fields = json.loads(message.data)
-    return StoredEvent(channel=channel, seq=_seq(message), **fields)
+def _stored(channel: str, message: Msg) -> StoredEvent | None:
+    """The event a stream message carries; ``None`` (and a warning) for a message someone else
+    published on our subjects, so that one foreign message cannot block a conversation forever."""
+    try:
+        fields = json.loads(message.data)
+        return StoredEvent(channel=channel, seq=_seq(message), **fields)
+    except (ValueError, TypeError, StoreError) as exc:
+        log.warning("store: message %s of channel %s is not an event; skipped (%s)", _seq(message), channel, exc)
+        return None
+
+
+def _last_token(subject: str) -> str | None:
+    return _decoded(subject.rsplit(".", 1)[-1])
+
+
+def _decoded(token: str) -> str | None:
+    """``token`` decoded; ``None`` (and a warning) for one our encoding never makes (someone else's)."""
+    try:
+        return decode_token(token)
+    except InvalidInput:
+        log.warning("store: ignoring %r: not written by this store", token)
+        return None
 
 
 def _without_password(url: str) -> str:
