@@ -207,6 +207,41 @@ async def test_unavailable_while_the_server_is_down_and_working_again_when_it_re
         server.stop()
 
 
+async def test_every_acknowledged_append_survives_a_server_killed_mid_burst(tmp_path: Path) -> None:
+    """kill -9 of nats-server (not of its machine: the OS keeps what the server wrote) loses nothing acknowledged."""
+    server = NatsServer(tmp_path / "jetstream")
+    server.start()
+    confirmed: list[str] = []
+    burst_running = asyncio.Event()
+    try:
+        async with NatsStore(server.url, timeout=1.0, reconnect_wait=0.1) as store:
+
+            async def appender(worker: int) -> None:
+                for n in range(10**9):
+                    try:
+                        stored = await store.append([event(f"w{worker}-{n}")])
+                    except StoreUnavailable:
+                        return
+                    confirmed.append(stored[0].id)
+                    if len(confirmed) >= 2000:
+                        burst_running.set()
+
+            appenders = [asyncio.create_task(appender(worker)) for worker in range(16)]
+            await asyncio.wait_for(burst_running.wait(), 30)
+            server.kill()
+            await asyncio.wait_for(asyncio.gather(*appenders), 30)
+            server.start()
+            await until_it_works(lambda: store.read("telegram", limit=1))
+            stored_ids: set[str] = set()
+            after = 0
+            while batch := await store.read("telegram", after=after, limit=10_000):
+                stored_ids.update(item.id for item in batch)
+                after = batch[-1].seq
+            assert not [event_id for event_id in confirmed if event_id not in stored_ids]
+    finally:
+        server.stop()
+
+
 async def test_a_dead_server_at_start_is_unavailable_quickly() -> None:
     from helpers import free_port
 
