@@ -166,16 +166,17 @@ async def test_backlog_lists_conversations_with_events_past_their_cursor(store: 
             Event("b", "telegram", "bob", "2", received_at=200.0),
             Event("c", "telegram", "alice", "3", received_at=300.0),
             Event("d", "telegram", "carol", "4", received_at=400.0),
+            Event("e", "telegram", "bob", "5", received_at=50.0),  # clocks differ: the head's time counts
         ]
     )
     await store.ack("telegram", "alice", 1)
     await store.ack("telegram", "carol", 4)
 
     assert await store.backlog("telegram") == [
-        Backlog(conversation="bob", count=1, oldest_seq=2, oldest_received_at=200.0, cursor=0),
+        Backlog(conversation="bob", count=2, oldest_seq=2, oldest_received_at=200.0, cursor=0),
         Backlog(conversation="alice", count=1, oldest_seq=3, oldest_received_at=300.0, cursor=1),
     ]
-    await store.ack("telegram", "bob", 2)
+    await store.ack("telegram", "bob", 5)
     await store.ack("telegram", "alice", 3)
     assert await store.backlog("telegram") == []
     assert await store.backlog("webhook") == []
@@ -196,6 +197,10 @@ async def test_stats_give_queue_depth_and_age_per_channel(store: EventStore) -> 
     assert (stats["telegram"].stored, stats["telegram"].newest_seq, stats["telegram"].pending) == (2, 2, 1)
     assert stats["telegram"].oldest_pending_received_at == 200.0
     assert (stats["webhook"].pending, stats["webhook"].oldest_pending_received_at) == (0, None)
+    watch = store.watch("never-used")  # watching a channel does not make it one with events
+    assert await next_value(watch) == 0
+    assert [item.channel for item in await store.stats()] == ["telegram", "webhook"]
+    await watch.aclose()
 
 
 # ---------------------------------------------------------------------- watch

@@ -315,7 +315,7 @@ async def test_tls_with_a_private_ca(tmp_path: Path) -> None:
         async with open_store(f"tls://127.0.0.1:{server.port}", tls_ca_file=str(ca_cert)) as store:
             await store.append([event("a")])
             assert [item.id for item in await store.read("telegram")] == ["a"]
-        with pytest.raises(StoreError):  # the server's certificate is not trusted without the CA
+        with pytest.raises(StoreError, match="TLS"):  # the server's certificate is not trusted without the CA
             await open_store(f"tls://127.0.0.1:{server.port}", timeout=1.0).initialize()
     finally:
         server.stop()

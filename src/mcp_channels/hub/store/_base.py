@@ -123,7 +123,11 @@ class StoredEvent(Event):
 
 @dataclass(frozen=True)
 class Backlog:
-    """A conversation's undelivered events: those with a seq above its cursor."""
+    """A conversation's undelivered events: those with a seq above its cursor.
+
+    ``oldest_seq`` is the first of them and ``oldest_received_at`` that event's ``received_at``
+    (how long the head of the queue has waited).
+    """
 
     conversation: str
     count: int
@@ -345,7 +349,12 @@ class EventStore(abc.ABC):
         return sorted(await self._backlog(channel), key=lambda item: item.oldest_seq)
 
     async def stats(self) -> list[ChannelStats]:
-        """Per channel that has ever stored an event, by name: counts and queue depth and age for ``hub status``."""
+        """Per channel that has ever stored an event, by name: what ``hub status`` shows.
+
+        ``stored`` counts the events retained, ``newest_seq`` is the last seq given, ``pending`` the
+        events past their conversation's cursor and ``oldest_pending_received_at`` the oldest
+        ``received_at`` among the heads of those queues (``None`` when nothing is pending).
+        """
         self._check_open()
         result = []
         for channel, stored, newest in sorted(await self._channel_totals()):

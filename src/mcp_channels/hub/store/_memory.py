@@ -98,7 +98,7 @@ class MemoryStore(EventStore):
                 conversation=conversation,
                 count=len(events),
                 oldest_seq=events[0].seq,
-                oldest_received_at=min(event.received_at for event in events),
+                oldest_received_at=events[0].received_at,
                 cursor=self._cursors.get((channel, conversation), 0),
             )
             for conversation, events in pending.items()

@@ -11,6 +11,7 @@ test runs share a server):
 * retention as stream limits, enforced by the server continuously: ``MaxAge`` = ``max_age``
   (from the server's timestamp of the publish) and ``MaxMsgs`` = ``max_events`` for the whole
   channel, discarding the oldest; a publish past the count drops the channel's oldest event at once.
+  Opening a store sets these limits on the streams it uses: hubs sharing a server should agree.
 * cursors in the KV bucket ``<namespace>_cursors``, key ``<channel>.<token>``, value the seq,
   advanced by compare-and-set so they only grow. Issue 13 speaks of "a durable consumer per
   session/route"; a KV entry per conversation is that consumer's state without the consumer: it
@@ -247,6 +248,8 @@ class NatsStore(EventStore):
             return exc
         if self._auth_error is not None:
             return StoreError(f"NATS at {self._servers} refused our credentials: {self._auth_error}")
+        if isinstance(self._last_error, ssl.SSLError):
+            return StoreError(f"TLS with NATS at {self._servers} failed: {self._last_error}")
         if isinstance(exc, asyncio.TimeoutError) and self._last_error is not None:
             return StoreUnavailable(f"cannot connect to NATS at {self._servers}: {self._last_error!r}")
         return translate(exc, self._servers)
@@ -545,7 +548,8 @@ class NatsStore(EventStore):
         for info in await self._js.streams_info():
             name = info.config.name or ""
             channel = name[len(prefix) :]
-            if name.startswith(prefix) and info.config.subjects == [self._subject(channel)]:
+            ours = name.startswith(prefix) and info.config.subjects == [self._subject(channel)]
+            if ours and info.state.last_seq:  # a stream only watched so far has stored nothing
                 result.append((channel, int(info.state.messages), int(info.state.last_seq)))
         return result
 

@@ -202,7 +202,8 @@ class SqliteStore(EventStore):
 
     async def _backlog(self, channel: str) -> list[Backlog]:
         rows = await self._query(
-            "SELECT e.conversation, COUNT(*), MIN(e.seq), MIN(e.received_at), COALESCE(c.seq, 0)"
+            # With exactly one min() aggregate, SQLite takes the bare e.received_at from that row.
+            "SELECT e.conversation, COUNT(*), MIN(e.seq), e.received_at, COALESCE(c.seq, 0)"
             " FROM events e LEFT JOIN cursors c ON c.channel = e.channel AND c.conversation = e.conversation"
             " WHERE e.channel = ? AND e.seq > COALESCE(c.seq, 0) GROUP BY e.conversation",
             channel,
