@@ -497,18 +497,23 @@ class NatsStore(EventStore):
             except nats.js.errors.KeyWrongLastSequenceError:
                 continue  # another hub moved it meanwhile: look again
 
-    async def _cursor_map(self, channel: str) -> dict[str, tuple[int, int]]:
-        """Every live cursor of ``channel``: conversation → ``(seq, revision)``, in one request."""
-        bucket = f"{self.namespace}_cursors"
-        request = {"multi_last": [f"$KV.{bucket}.{channel}.*"], "batch": 100_000}
-        result = {}
+    async def _latest_entries(self, bucket: str, keys: str) -> list[tuple[str, bytes, int]]:
+        """``(key, value, revision)`` of every live key of ``bucket`` matching ``keys``, in one request."""
+        request = {"multi_last": [f"$KV.{bucket}.{keys}"], "batch": 100_000}
+        entries = []
         for message in await self._direct_get(f"KV_{bucket}", request):
             headers = message.headers or {}
-            if headers.get("KV-Operation") in ("DEL", "PURGE"):
-                continue
-            conversation = _last_token(headers["Nats-Subject"])
+            if headers.get("KV-Operation") not in ("DEL", "PURGE"):
+                entries.append((headers["Nats-Subject"].split(".", 2)[2], message.data or b"", _seq(message)))
+        return entries
+
+    async def _cursor_map(self, channel: str) -> dict[str, tuple[int, int]]:
+        """Every live cursor of ``channel``: conversation → ``(seq, revision)``."""
+        result = {}
+        for key, value, revision in await self._latest_entries(f"{self.namespace}_cursors", f"{channel}.*"):
+            conversation = _last_token(key)
             if conversation is not None:
-                result[conversation] = (int(message.data or b"0"), _seq(message))
+                result[conversation] = (int(value or b"0"), revision)
         return result
 
     async def _subject_counts(self, channel: str) -> dict[str, int]:
@@ -589,16 +594,11 @@ class NatsStore(EventStore):
 
     @_guarded
     async def _kv_items(self, prefix: str) -> dict[str, str]:
-        bucket = f"{self.namespace}_kv"
-        request = {"multi_last": [f"$KV.{bucket}.>"], "batch": 100_000}
         result = {}
-        for message in await self._direct_get(f"KV_{bucket}", request):
-            headers = message.headers or {}
-            if headers.get("KV-Operation") in ("DEL", "PURGE"):
-                continue
-            key = _decoded(headers["Nats-Subject"].split(".", 2)[2])
+        for token, value, _revision in await self._latest_entries(f"{self.namespace}_kv", ">"):
+            key = _decoded(token)
             if key is not None and key.startswith(prefix):
-                result[key] = (message.data or b"").decode()
+                result[key] = value.decode()
         return result
 
 
