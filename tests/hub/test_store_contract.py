@@ -281,6 +281,17 @@ async def test_calls_outside_initialize_and_shutdown_raise(open_backend: StoreFa
         await store.initialize()
 
 
+async def test_shutdown_lets_writes_already_called_finish(open_backend: StoreFactory, backend: str) -> None:
+    store = await open_backend()
+    appends = [asyncio.ensure_future(store.append([event(f"e{i}")])) for i in range(20)]
+    await asyncio.sleep(0)  # every append has started
+    await store.shutdown()
+    assert sorted(result[0].seq for result in await asyncio.gather(*appends)) == list(range(1, 21))
+    if backend != "memory":
+        reopened = await open_backend()
+        assert len(await reopened.read("telegram")) == 20
+
+
 async def test_a_second_store_on_the_same_data_sees_everything(open_backend: StoreFactory, backend: str) -> None:
     if backend == "memory":
         pytest.skip("the memory store keeps nothing beyond its object")

@@ -14,9 +14,9 @@ import math
 import re
 import time
 import types
-from collections.abc import AsyncIterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Final, Self
+from typing import Final, Self, TypeVar
 
 #: Channel names become JetStream stream names and subject tokens, so they are kept to these.
 CHANNEL_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
@@ -27,6 +27,8 @@ MAX_KEY_BYTES: Final = 256
 #: Content plus every meta key and value, in UTF-8 bytes: well under NATS's default 1 MiB payload.
 MAX_EVENT_BYTES: Final = 512 * 1024
 MAX_VALUE_BYTES: Final = 256 * 1024
+T = TypeVar("T")
+
 #: ``read`` returns at most this many events per call.
 MAX_READ_LIMIT: Final = 10_000
 DEFAULT_READ_LIMIT: Final = 1_000
@@ -223,6 +225,9 @@ class EventStore(abc.ABC):
         self.retention = retention or Retention()
         self._phase = "new"
         self._newest: dict[str, NewestSeq] = {}
+        self._writes_in_flight = 0
+        self._no_writes = asyncio.Event()
+        self._no_writes.set()
 
     # ------------------------------------------------------------------ lifecycle
 
@@ -237,13 +242,14 @@ class EventStore(abc.ABC):
         self._phase = "open"
 
     async def shutdown(self) -> None:
-        """Finish what was accepted (an ``append`` already called completes), end every ``watch``, close."""
+        """Refuse new calls, end every ``watch``, let the writes already called finish, then close."""
         if self._phase != "open":
             self._phase = "closed"
             return
         self._phase = "closed"
         for newest in self._newest.values():
             newest.close()
+        await self._no_writes.wait()
         await self._close()
 
     async def __aenter__(self) -> Self:
@@ -275,7 +281,7 @@ class EventStore(abc.ABC):
                 raise InvalidInput(f"append takes Event objects, not {type(event).__name__}")
         if not events:
             return []
-        stored = await self._append(list(events))
+        stored = await self._write_call(self._append(list(events)))
         for event in stored:
             self._signal(event.channel).advance(event.seq)
         return stored
@@ -340,7 +346,7 @@ class EventStore(abc.ABC):
         check_conversation(conversation)
         if not isinstance(seq, int) or seq < 0:
             raise InvalidInput(f"seq must be >= 0, not {seq!r}")
-        await self._ack(channel, conversation, seq)
+        await self._write_call(self._ack(channel, conversation, seq))
 
     async def backlog(self, channel: str) -> list[Backlog]:
         """Each conversation of ``channel`` with stored events above its cursor, by oldest seq."""
@@ -381,7 +387,7 @@ class EventStore(abc.ABC):
         as stream limits: there ``prune`` only forgets stale cursors and reports nothing dropped.
         """
         self._check_open()
-        return await self._prune(time.time() if now is None else now)
+        return await self._write_call(self._prune(time.time() if now is None else now))
 
     # ------------------------------------------------------------------ key-value
 
@@ -396,12 +402,12 @@ class EventStore(abc.ABC):
         check_key(key)
         if not isinstance(value, str) or len(value.encode("utf-8")) > MAX_VALUE_BYTES:
             raise InvalidInput(f"value must be a string of at most {MAX_VALUE_BYTES} bytes")
-        await self._kv_put(key, value)
+        await self._write_call(self._kv_put(key, value))
 
     async def kv_delete(self, key: str) -> None:
         """Remove ``key``; removing an absent key is not an error. Durable on return."""
         self._check_open()
-        await self._kv_delete(check_key(key))
+        await self._write_call(self._kv_delete(check_key(key)))
 
     async def kv_items(self, prefix: str = "") -> dict[str, str]:
         """Every key starting with ``prefix`` and its value, in key order."""
@@ -416,6 +422,17 @@ class EventStore(abc.ABC):
     def _check_open(self) -> None:
         if self._phase != "open":
             raise StoreError("the store is not open: call initialize() (or use 'async with') first")
+
+    async def _write_call(self, write: Awaitable[T]) -> T:
+        """Await a write, counted so that ``shutdown`` lets it finish before closing the backend."""
+        self._writes_in_flight += 1
+        self._no_writes.clear()
+        try:
+            return await write
+        finally:
+            self._writes_in_flight -= 1
+            if not self._writes_in_flight:
+                self._no_writes.set()
 
     def _signal(self, channel: str) -> NewestSeq:
         newest = self._newest.get(channel)
