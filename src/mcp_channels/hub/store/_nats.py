@@ -148,7 +148,17 @@ def translate(exc: Exception, where: str) -> Exception:
 
 
 class NatsStore(EventStore):
-    """The event store on NATS JetStream (see the module docstring for the layout and its promises)."""
+    """The event store on NATS JetStream (the module docstring gives the layout and its promises).
+
+    ``url``: one or several comma-separated ``nats://``/``tls://`` URLs, optionally with
+    ``user:password@``. ``token``, ``user_credentials`` (path of a ``.creds`` file), ``nkeys_seed``
+    (path of a seed file): the other ways nats-py authenticates. ``tls_ca_file`` trusts a private
+    CA; ``tls_cert_file``/``tls_key_file`` present a client certificate; ``tls_hostname`` overrides
+    the name checked. ``namespace`` prefixes every stream, subject and bucket. ``replicas``: copies
+    of each stream and bucket on a cluster. ``duplicate_window``: how long JetStream remembers
+    event ids (capped at ``retention.max_age``). ``timeout``: the limit of each request and of the
+    first connection; ``reconnect_wait``: the pause between reconnection attempts.
+    """
 
     def __init__(
         self,
@@ -175,6 +185,8 @@ class NatsStore(EventStore):
         if tls_key_file and not tls_cert_file:
             raise InvalidInput("tls_key_file needs tls_cert_file")
         self.urls = [part.strip() for part in url.split(",") if part.strip()]
+        if not self.urls:
+            raise InvalidInput("the NATS store needs a server URL")
         self.namespace = namespace
         self.replicas = replicas
         self.duplicate_window = min(duplicate_window, self.retention.max_age)
