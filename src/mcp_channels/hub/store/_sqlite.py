@@ -4,7 +4,7 @@ Durability: ``synchronous=FULL`` in WAL mode, so a commit returns only after the
 synced; a process killed at any moment (or a machine losing power) keeps every commit that returned.
 A sync costs about 200 µs on a laptop SSD, so one commit per event would cap the store near 5,000
 events/s: a single writer thread takes every write waiting in its queue and commits them together
-(group commit), each caller's work in its own savepoint so one bad request fails alone. Reads use
+(group commit); a request that fails is taken out of its group and the rest committed without it. Reads use
 a second connection on a reader thread; WAL lets them run beside the writer. Neither thread ever
 blocks the event loop.
 
@@ -392,7 +392,7 @@ class _Job:
 
 
 class _Writer:
-    """One thread, one connection: takes all queued work, runs each in a savepoint, commits once."""
+    """One thread, one connection: takes all queued work and commits it in one transaction."""
 
     def __init__(self, path: Path, busy_ms: int) -> None:
         self._path = path
@@ -460,36 +460,48 @@ class _Writer:
                 return
 
     def _commit(self, conn: sqlite3.Connection, jobs: list[_Job]) -> list[tuple[bool, Any]]:
-        """Run every job in one transaction, each in a savepoint; ``(ok, value or exception)`` per job."""
-        if not jobs:
-            return []
-        try:
-            conn.execute("BEGIN IMMEDIATE")
-        except sqlite3.Error as exc:
-            return [(False, translate(exc, self._path))] * len(jobs)
-        outcomes: list[tuple[bool, Any]] = []
-        tx = _Transaction(conn)
-        try:
-            for job in jobs:
-                conn.execute("SAVEPOINT job")
-                newest = dict(tx.newest)
-                try:
-                    value = job.work(tx)
-                except Exception as exc:
-                    conn.execute("ROLLBACK TO job")
-                    tx.newest = newest
-                    outcomes.append((False, translate(exc, self._path) if isinstance(exc, sqlite3.Error) else exc))
-                else:
-                    outcomes.append((True, value))
-                conn.execute("RELEASE job")
-            tx.write_seqs()
-            conn.execute("COMMIT")
-            self.commits += 1
-        except sqlite3.Error as exc:
-            if conn.in_transaction:
+        """Run every job in one transaction; ``(ok, value or exception)`` per job.
+
+        A job that raises (a refused ``ack``) is left out and the group is run again without it,
+        so its partial writes vanish and the others commit; an SQLite error fails the whole group
+        (a full disk or an I/O error is no single caller's fault). Failures are rare, so the
+        common path pays no savepoint per job.
+        """
+        refused: dict[int, Exception] = {}
+        while True:
+            try:
+                conn.execute("BEGIN IMMEDIATE")
+                values, failed = self._run_jobs(conn, jobs, refused)
+                if failed is None:
+                    conn.execute("COMMIT")
+                    self.commits += 1
+                    break
                 conn.execute("ROLLBACK")
-            return [(False, translate(exc, self._path))] * len(jobs)
-        return outcomes
+                refused.update(failed)
+            except sqlite3.Error as exc:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                return [(False, translate(exc, self._path))] * len(jobs)
+        return [(False, refused[i]) if i in refused else (True, values[i]) for i in range(len(jobs))]
+
+    @staticmethod
+    def _run_jobs(
+        conn: sqlite3.Connection, jobs: list[_Job], skip: dict[int, Exception]
+    ) -> tuple[dict[int, Any], dict[int, Exception] | None]:
+        """Run the jobs not in ``skip``: their values, or the first job that raised and its error."""
+        tx = _Transaction(conn)
+        values = {}
+        for index, job in enumerate(jobs):
+            if index in skip:
+                continue
+            try:
+                values[index] = job.work(tx)
+            except sqlite3.Error:
+                raise
+            except Exception as exc:
+                return values, {index: exc}
+        tx.write_seqs()
+        return values, None
 
     def _settle(self, jobs: list[_Job], outcomes: list[tuple[bool, Any]]) -> None:
         """Hand each outcome to its caller's loop: one wake-up per loop, not one per job."""
