@@ -101,13 +101,15 @@ async def test_append_refuses_what_is_not_an_event_and_stores_nothing(store: Eve
     assert await store.read("telegram") == []
 
 
-def test_meta_is_a_read_only_copy() -> None:
+def test_meta_is_a_read_only_copy_and_events_hash_by_channel_and_id() -> None:
     meta = {"user": "alice"}
     built = Event("x", "telegram", "c", "t", meta)
     meta["user"] = "mallory"
     assert built.meta["user"] == "alice"
     with pytest.raises(TypeError):
         built.meta["user"] = "mallory"  # type: ignore[index]
+    assert len({built, Event("x", "telegram", "c", "t", {"user": "alice"}, built.received_at)}) == 1
+    assert len({StoredEvent.of(built, 1), StoredEvent.of(built, 2)}) == 2  # equal hashes, unequal events
 
 
 async def test_conversations_and_ids_with_any_printable_characters_round_trip(store: EventStore) -> None:

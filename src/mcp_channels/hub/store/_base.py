@@ -103,12 +103,18 @@ class Event:
             raise InvalidInput(f"event received_at must be a finite number, not {self.received_at!r}")
         object.__setattr__(self, "meta", types.MappingProxyType(dict(self.meta)))
 
+    def __hash__(self) -> int:
+        """By channel and id, what identifies an event (a read-only ``meta`` mapping is not hashable)."""
+        return hash((self.channel, self.id))
+
 
 @dataclass(frozen=True)
 class StoredEvent(Event):
     """An event as stored: ``seq`` is strictly increasing within its channel and never reused."""
 
     seq: int = field(kw_only=True)
+
+    __hash__ = Event.__hash__
 
     @classmethod
     def of(cls, event: Event, seq: int) -> StoredEvent:
@@ -307,7 +313,8 @@ class EventStore(abc.ABC):
         Values strictly increase; several appends may be coalesced into one value. The memory and
         SQLite backends see the appends made through this store object; JetStream sees appends from
         every process and machine on the server. A consumer that reads up to each yielded value
-        misses nothing. Iteration ends when the store shuts down.
+        misses nothing. Iteration ends when the store shuts down; a consumer that stops earlier
+        closes it (``aclose()``, or leaving ``async for``) so a JetStream subscription is released.
         """
         self._check_open()
         check_channel(channel)
