@@ -7,7 +7,9 @@
   exactly as long as Telegram asks; a 409 (a poller outside our lock: the official plugin,
   another machine) backs off instead of spinning.
 * An update is confirmed to Telegram (by the ``offset`` of the next call) only after it reached
-  Claude Code, so updates survive a crash or a restart in the middle of a burst.
+  Claude Code, so updates survive a crash or a restart in the middle of a burst. When Claude Code
+  stops reading, the push waits (and so does polling); when it has gone away (stdout closed),
+  polling stops and the update stays unconfirmed, for the next session.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.warnings import PTBUserWarning
 
+from ...server import HostDisconnected
 from ._bot import redact, retry_after_seconds
 from ._inbound import COMMANDS, Inbound
 from ._poller_lock import PollerLock
@@ -85,6 +88,8 @@ class Poller:
             await self._wait_for_lock()
             await self._start()
             await self._poll()
+        except HostDisconnected:
+            self.log.warning("Claude Code has gone away: stopped polling; undelivered updates stay with Telegram")
         finally:
             if self.lock.held:
                 await self._confirm()
@@ -201,6 +206,8 @@ class Poller:
         """
         try:
             await self.inbound.handle(Update.de_json(raw, self.bot))
+        except HostDisconnected:
+            raise  # not this update's fault: it must stay unconfirmed
         except Exception:
             self.log.error(
                 "update %d could not be handled and is skipped:\n%s",
