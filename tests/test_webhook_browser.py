@@ -18,8 +18,10 @@ import pytest_asyncio
 from aiohttp import web
 
 from helpers import free_port, http_request
-from test_fakechat_browser import CHROMIUM, CHROMIUM_ARGS, playwright_api
+from test_fakechat_browser import browser
 from test_webhook import start_host
+
+__all__ = ["browser"]  # fixtures
 
 pytestmark = pytest.mark.asyncio(loop_scope="module")
 
@@ -57,14 +59,6 @@ async (target) => {
 }
 """
 REQUESTS_PER_ATTACK = 4
-
-
-@pytest_asyncio.fixture(loop_scope="module", scope="module")
-async def browser() -> AsyncIterator[Any]:
-    async with playwright_api.async_playwright() as playwright:
-        chromium = await playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        yield chromium
-        await chromium.close()
 
 
 @pytest_asyncio.fixture(loop_scope="module", scope="module")
