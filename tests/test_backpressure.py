@@ -13,6 +13,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import aiohttp
 import pytest
 
 from fakes.telegram_api import FakeTelegram
@@ -94,10 +95,14 @@ class PipedServer:
         await self.wait(lambda: any(m.get("id") == request_id for m in self.messages))
         return next(m for m in self.messages if m.get("id") == request_id)
 
-    async def handshake(self) -> None:
-        """Initialize and list tools, as Claude Code does: the server is then ready for events."""
+    async def initialize(self) -> None:
         client = {"name": "test", "version": "0"}
         await self.request("initialize", {"protocolVersion": "2025-11-25", "capabilities": {}, "clientInfo": client})
+
+    async def handshake(self, *, initialized: bool = False) -> None:
+        """Initialize and list tools, as Claude Code does: the server is then ready for events."""
+        if not initialized:
+            await self.initialize()
         await self.send({"jsonrpc": "2.0", "method": "notifications/initialized"})
         await self.request("tools/list")
 
@@ -236,6 +241,27 @@ async def test_concurrent_pushes_wait_for_room_in_order(tmp_path: Path) -> None:
         await server.handshake()
         await server.wait_stderr("all 20 pushes returned")
         assert [e["content"] for e in server.events()] == [f"pushed {i}" for i in range(20)]
+    finally:
+        await server.stop()
+
+
+async def test_fakechat_tells_the_page_when_claude_code_is_not_taking_messages(tmp_path: Path) -> None:
+    port = free_port()
+    env = {"FAKECHAT_PORT": str(port), "FAKECHAT_STATE_DIR": str(tmp_path), "MCP_CHANNELS_QUEUE_EVENTS": "1"}
+    server = await PipedServer(server_command("fakechat"), env).start()
+    try:
+        await server.initialize()  # not ready yet: what the page sends is held, one message at most
+        await server.wait_stderr("chat page at")
+        async with aiohttp.ClientSession() as session, session.ws_connect(f"http://127.0.0.1:{port}/ws") as ws:
+            await ws.send_json({"type": "msg", "id": "m1", "text": "one"})
+            await ws.send_json({"type": "msg", "id": "m2", "text": "two"})
+            async with asyncio.timeout(DEFAULT_TIMEOUT):
+                while (frame := json.loads(await ws.receive_str())).get("type") != "error":
+                    pass
+        assert frame["id"] == "m2" and "not delivered" in frame["message"]
+        await server.handshake(initialized=True)
+        await server.wait(lambda: len(server.events()) == 1)
+        assert server.events()[0]["content"] == "one"
     finally:
         await server.stop()
 

@@ -21,7 +21,7 @@ the internet) can connect:
   process is out of descriptors, logs a traceback per failed ``accept`` and multiplies its
   retries (hundreds of thousands of records in seconds). Here a failure lowers the cap to what
   fitted and closes the stalest connections down to it, so the next sender is accepted at once;
-  failures are logged a few times per interval, then counted.
+  a failure is logged once per interval, and the others counted in one line at its end.
 """
 
 from __future__ import annotations
@@ -407,7 +407,7 @@ class HttpServer:
         self._paused: asyncio.TimerHandle | None = None
         self._attaching: set[asyncio.Task[None]] = set()
         self._closed = self._loop.create_future()
-        self._accept_failed = ThrottledLog(log, "failed accepts", level=logging.ERROR)
+        self._accept_failed = ThrottledLog(log, "failed accepts", level=logging.ERROR, burst=1)
         self._loop.add_reader(sock.fileno(), self._accept_ready)
 
     @property

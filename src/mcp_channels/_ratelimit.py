@@ -57,13 +57,9 @@ class ThrottledLog:
             loop = asyncio.get_running_loop()
             self._summary = loop.call_later(self._window_end - now, self._write_summary)
 
-    @property
-    def held_back(self) -> int:
-        """Lines counted but not written yet (the next summary's number)."""
-        return self._held_back
-
     def _write_summary(self) -> None:
         self._summary = None
+        self._window_end = 0.0  # the interval is over: the next line starts a new one
         if self._held_back:
-            self._log.log(self._level, "%d more %s in the last %.0f s", self._held_back, self._what, self._interval)
+            self._log.log(self._level, "%d more %s in the last %g s", self._held_back, self._what, self._interval)
             self._held_back = 0
