@@ -12,9 +12,9 @@ the internet) can connect:
 * a request's headers must be complete within ``read_timeout`` of its first byte (of the
   connection's opening, for the first request), and a body may not stall longer than that;
   a kept-alive connection may sit idle between requests for ``idle_timeout``;
-* at most ``max_connections`` are open; a new connection beyond that closes the one whose current
-  request (or idle wait) began the longest ago, so a thousand slow clients cannot lock out a
-  normal sender, and descriptors never run out because of clients;
+* at most ``max_connections`` are open; a new connection beyond that closes the one that has gone
+  the longest without finishing a request, so a thousand slow clients cannot lock out a normal
+  sender, and descriptors never run out because of clients;
 * the bodies being received at once, across connections, may not exceed ``max_body_total``
   bytes (503 past it);
 * accepting runs in this module rather than in asyncio's server, whose accept loop, when the
@@ -402,7 +402,8 @@ class HttpServer:
         self.evicted = 0
         self._sock = sock
         self._loop = asyncio.get_running_loop()
-        # Every open connection, least recently active first (its last completed request).
+        # Every open connection, the one longest without finishing a request (or since it was
+        # accepted) first.
         self._connections: collections.OrderedDict[_Connection, None] = collections.OrderedDict()
         self._paused: asyncio.TimerHandle | None = None
         self._attaching: set[asyncio.Task[None]] = set()
