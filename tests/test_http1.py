@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Any
 
 from mcp_channels import _http1
 
@@ -11,9 +12,9 @@ def echo(request: _http1.Request) -> _http1.Response:
     return _http1.Response.text(200, f"{request.method} {request.path} {len(request.body)}")
 
 
-async def start(idle_timeout: float = 75.0) -> tuple[asyncio.Server, int]:
-    server = await _http1.serve("127.0.0.1", 0, echo, max_body=1000, idle_timeout=idle_timeout)
-    return server, server.sockets[0].getsockname()[1]
+async def start(**limits: Any) -> tuple[_http1.HttpServer, int]:
+    server = await _http1.serve("127.0.0.1", 0, echo, limits=_http1.Limits(max_body=1000, **limits))
+    return server, server.port
 
 
 async def test_keep_alive_and_pipelined_requests_are_answered_in_order() -> None:
@@ -59,3 +60,96 @@ async def test_a_response_is_encoded_once_and_reused() -> None:
     assert response.encoded(True) is response.encoded(True)
     assert response.encoded(False).endswith(b"Connection: close\r\n\r\nqueued\n")
     assert response.encoded(True, head=True).endswith(b"\r\n\r\n")
+
+
+async def read_answer(reader: asyncio.StreamReader, timeout: float = 5.0) -> bytes:
+    """The status line the server sends, or ``b""`` if it closes the connection without one."""
+    return await asyncio.wait_for(reader.readline(), timeout)
+
+
+async def test_headers_must_be_complete_within_the_read_timeout_however_steadily_they_trickle() -> None:
+    server, port = await start(read_timeout=0.3)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        answer = b""
+        for byte in b"POST /slow HTTP/1.1\r\nHost: x\r\nX-Padding: " + b"a" * 200:
+            writer.write(bytes([byte]))
+            await writer.drain()
+            try:
+                answer = await asyncio.wait_for(reader.readline(), 0.02)
+                break
+            except TimeoutError:
+                continue
+        assert answer.startswith(b"HTTP/1.1 408")
+        assert 0.3 <= loop.time() - started < 1.5
+        writer.close()
+    finally:
+        server.close()
+
+
+async def test_a_connection_that_sends_nothing_is_closed_after_the_read_timeout() -> None:
+    server, port = await start(read_timeout=0.2)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        assert await read_answer(reader) == b""  # closed, without an answer to a request never begun
+        writer.close()
+    finally:
+        server.close()
+
+
+async def test_a_stalled_body_is_cut_off() -> None:
+    server, port = await start(read_timeout=0.2)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /b HTTP/1.1\r\nHost: x\r\nContent-Length: 10\r\n\r\nhalf.")
+        await writer.drain()
+        assert (await read_answer(reader)).startswith(b"HTTP/1.1 408")
+        writer.close()
+    finally:
+        server.close()
+
+
+async def test_after_a_long_idle_allowance_a_new_request_still_gets_the_short_header_deadline() -> None:
+    server, port = await start(read_timeout=0.3, idle_timeout=30)
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", port)
+        writer.write(b"POST /one HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+        await writer.drain()
+        assert (await read_answer(reader)).startswith(b"HTTP/1.1 200")
+        await reader.readuntil(b"POST /one 0\n")
+        loop = asyncio.get_running_loop()
+        started = loop.time()
+        writer.write(b"POST /two HTTP/1.1\r\nHost:")  # then nothing: the 30 s idle allowance is over
+        await writer.drain()
+        assert (await read_answer(reader)).startswith(b"HTTP/1.1 408")
+        assert loop.time() - started < 2
+        writer.close()
+    finally:
+        server.close()
+
+
+async def test_at_the_connection_cap_the_stalest_connection_makes_room() -> None:
+    server, port = await start(max_connections=3)
+    try:
+        slow = []
+        for _ in range(3):
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"POST /slow HTTP/1.1\r\nHost: x\r\n")
+            await writer.drain()
+            slow.append((reader, writer))
+        served = []
+        for request in range(2):  # each new sender is served; the oldest slow one gives way
+            reader, writer = await asyncio.open_connection("127.0.0.1", port)
+            writer.write(b"POST /now HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n")
+            await writer.drain()
+            assert (await read_answer(reader)).startswith(b"HTTP/1.1 200")
+            served.append(writer)  # kept alive: it is now the most recently active
+            assert (await read_answer(slow[request][0])).startswith(b"HTTP/1.1 503")
+        assert server.connections == 3 and server.evicted == 2
+        assert not slow[2][0].at_eof()  # the newest slow client still holds its connection
+        for writer in (*served, *(w for _, w in slow)):
+            writer.close()
+    finally:
+        server.close()

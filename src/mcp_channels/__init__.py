@@ -19,13 +19,27 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .server import ChannelServer, EventTooLarge, FatalError, PermissionRequest, Tool, ToolError, ToolResult
+from .server import (
+    ChannelServer,
+    EventQueueFull,
+    EventTooLarge,
+    FatalError,
+    HostDisconnected,
+    PermissionRequest,
+    QueueLimits,
+    Tool,
+    ToolError,
+    ToolResult,
+)
 
 __all__ = [
     "ChannelServer",
+    "EventQueueFull",
     "EventTooLarge",
     "FatalError",
+    "HostDisconnected",
     "PermissionRequest",
+    "QueueLimits",
     "Tool",
     "ToolError",
     "ToolResult",

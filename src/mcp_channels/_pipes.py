@@ -1,23 +1,39 @@
 """Byte plumbing between asyncio pipes and a :class:`~mcp_channels.jsonrpc.Peer`.
 
 Asyncio protocols are used directly rather than ``StreamReader``: each chunk read is split into
-lines in one pass, and a write is one ``transport.write`` with no task or thread hop, which is
-what keeps the CPU cost per event near the Bun reference.
+lines in one pass, and a write is one system call with no task or thread hop, which is what keeps
+the CPU cost per event near the Bun reference.
+
+A server's stdout is written by :class:`StdoutWriter` rather than asyncio's pipe transport, which
+buffers without bound and cannot say when a given write has left its buffer: a server must know
+both, to bound what it holds for a host that stopped reading and to count an event as delivered
+only once it is in the pipe.
 """
 
 from __future__ import annotations
 
 import asyncio
+import collections
+import itertools
 import os
 import stat
 import sys
 import threading
 from collections.abc import Callable
-from typing import IO
+from typing import IO, Final
+
+#: Called once per write: with ``None`` when its last byte is in the pipe, or with the error that
+#: broke the pipe first.
+WriteCallback = Callable[[BaseException | None], None]
+#: Buffers handed to one ``writev`` call.
+WRITEV_BATCH: Final = 64
+#: ``drain`` returns once the buffer is down to this many bytes.
+DRAIN_LOW: Final = 64 * 1024
 
 
 class PipeSink:
-    """A write side with flow control: ``write`` never blocks, ``drain`` waits for room."""
+    """A write side on an asyncio transport (the host's pipe to a server's stdin), with flow
+    control: ``write`` never blocks, ``drain`` waits for room."""
 
     def __init__(self) -> None:
         self.transport: asyncio.WriteTransport | None = None
@@ -51,20 +67,6 @@ class PipeSink:
         self.resume_writing()
 
 
-class _WriteProtocol(asyncio.Protocol):
-    def __init__(self, sink: PipeSink) -> None:
-        self._sink = sink
-
-    def pause_writing(self) -> None:
-        self._sink.pause_writing()
-
-    def resume_writing(self) -> None:
-        self._sink.resume_writing()
-
-    def connection_lost(self, exc: Exception | None) -> None:
-        self._sink.lost()
-
-
 class _ReadProtocol(asyncio.Protocol):
     def __init__(self, on_data: Callable[[bytes], None], on_eof: Callable[[], None]) -> None:
         self._on_data = on_data
@@ -87,17 +89,135 @@ def _pollable(fd: int) -> bool:
     return stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode) or os.isatty(fd)
 
 
-async def open_stdout_sink(stream: IO[bytes] | None = None) -> PipeSink:
-    """A :class:`PipeSink` on stdout (or ``stream``); blocking writes when it is a file."""
-    sink = PipeSink()
+class StdoutWriter:
+    """The write side of a server's stdout: never blocks, and accounts for every byte it holds.
+
+    A write goes straight to the pipe when nothing is waiting; what the pipe cannot take yet is
+    kept (``buffered`` bytes) and written, in order, when the pipe has room. Each write may carry
+    a :data:`WriteCallback`. When the pipe breaks (the reader closed it; noticed at once for pipes
+    and sockets, not only on the next write), every pending callback gets the error,
+    ``on_broken`` is called, and later writes fail the same way. On a regular file or a device
+    the event loop cannot watch (a redirect to a file, ``/dev/null``), writes block instead.
+    """
+
+    def __init__(self, fd: int, on_broken: Callable[[BaseException], None] | None = None) -> None:
+        self._fd = fd
+        self._on_broken = on_broken
+        self._loop = asyncio.get_running_loop()
+        self._chunks: collections.deque[bytes | memoryview] = collections.deque()
+        self._callbacks: collections.deque[WriteCallback | None] = collections.deque()
+        self._drained: asyncio.Future[None] | None = None
+        self.buffered = 0
+        self.error: BaseException | None = None
+        self._pollable = _pollable(fd)
+        if self._pollable:
+            os.set_blocking(fd, False)
+            mode = os.fstat(fd).st_mode
+            if stat.S_ISFIFO(mode) or stat.S_ISSOCK(mode):
+                # The write end of a pipe polls readable when the read end is closed.
+                self._loop.add_reader(fd, self._peer_closed)
+
+    def write(self, data: bytes, done: WriteCallback | None = None) -> None:
+        if self.error is not None:
+            if done is not None:
+                done(self.error)
+            return
+        if not self._chunks:
+            try:
+                written = self._write_now(data)
+            except OSError as exc:
+                self._break(exc)
+                if done is not None:
+                    done(exc)
+                return
+            if written == len(data):
+                if done is not None:
+                    done(None)
+                return
+            self._loop.add_writer(self._fd, self._flush)
+            self._keep(memoryview(data)[written:], done)
+        else:
+            self._keep(data, done)
+
+    def _keep(self, data: bytes | memoryview, done: WriteCallback | None) -> None:
+        self._chunks.append(data)
+        self._callbacks.append(done)
+        self.buffered += len(data)
+
+    def _write_now(self, data: bytes) -> int:
+        if self._pollable:
+            try:
+                return os.write(self._fd, data)
+            except (BlockingIOError, InterruptedError):
+                return 0
+        view = memoryview(data)
+        while view:
+            view = view[os.write(self._fd, view) :]
+        return len(data)
+
+    def _flush(self) -> None:
+        try:
+            written = os.writev(self._fd, list(itertools.islice(self._chunks, WRITEV_BATCH)))
+        except (BlockingIOError, InterruptedError):
+            return
+        except OSError as exc:
+            self._break(exc)
+            return
+        self.buffered -= written
+        while written:
+            head = self._chunks[0]
+            if written < len(head):
+                self._chunks[0] = memoryview(head)[written:]
+                break
+            written -= len(head)
+            self._chunks.popleft()
+            done = self._callbacks.popleft()
+            if done is not None:
+                done(None)
+        if not self._chunks:
+            self._loop.remove_writer(self._fd)
+        if self.buffered <= DRAIN_LOW:
+            self._wake_drain()
+
+    async def drain(self) -> None:
+        """Wait until the buffer is down to :data:`DRAIN_LOW` bytes (or the pipe broke)."""
+        if self.buffered <= DRAIN_LOW or self.error is not None:
+            return
+        if self._drained is None or self._drained.done():
+            self._drained = self._loop.create_future()
+        await self._drained
+
+    def _wake_drain(self) -> None:
+        if self._drained is not None and not self._drained.done():
+            self._drained.set_result(None)
+
+    def _peer_closed(self) -> None:
+        self._break(BrokenPipeError("the reader closed the pipe"))
+
+    def _break(self, error: BaseException) -> None:
+        if self.error is not None:
+            return
+        self.error = error
+        if self._pollable:
+            self._loop.remove_reader(self._fd)
+            self._loop.remove_writer(self._fd)
+        self._chunks.clear()
+        self.buffered = 0
+        callbacks, self._callbacks = self._callbacks, collections.deque()
+        for done in callbacks:
+            if done is not None:
+                done(error)
+        self._wake_drain()
+        if self._on_broken is not None:
+            self._on_broken(error)
+
+
+def open_stdout_writer(
+    stream: IO[bytes] | None = None, on_broken: Callable[[BaseException], None] | None = None
+) -> StdoutWriter:
+    """A :class:`StdoutWriter` on stdout (or ``stream``)."""
     target = stream if stream is not None else sys.stdout.buffer
-    if not _pollable(target.fileno()):
-        sink.transport = _BlockingFileTransport(target)  # type: ignore[assignment]
-        return sink
-    loop = asyncio.get_running_loop()
-    transport, _ = await loop.connect_write_pipe(lambda: _WriteProtocol(sink), target)
-    sink.transport = transport
-    return sink
+    return StdoutWriter(target.fileno(), on_broken)
 
 
 async def read_stdin(on_data: Callable[[bytes], None], on_eof: Callable[[], None]) -> asyncio.BaseTransport | None:
@@ -116,17 +236,3 @@ async def read_stdin(on_data: Callable[[bytes], None], on_eof: Callable[[], None
         threading.Thread(target=pump, name="stdin-reader", daemon=True).start()
         return None
     return transport
-
-
-class _BlockingFileTransport:
-    """Minimal stand-in for a write transport when stdout is a regular file."""
-
-    def __init__(self, stream: IO[bytes]) -> None:
-        self._stream = stream
-
-    def write(self, data: bytes) -> None:
-        self._stream.write(data)
-        self._stream.flush()
-
-    def is_closing(self) -> bool:
-        return self._stream.closed

@@ -12,6 +12,10 @@ protocol duty Claude Code imposes on a channel server:
   nothing when it is done (its ``tools/list`` comes in the same millisecond as the notification,
   so it is no signal);
 * it validates what is pushed, so an event Claude Code would drop whole is refused loudly here;
+* it bounds the events waiting for the host (held before it is ready, or not yet taken by a host
+  that stopped reading stdout) in number and bytes, refusing more (:class:`EventQueueFull`)
+  instead of growing without limit, and refuses events once stdout is closed
+  (:class:`HostDisconnected`); an event counts as delivered once it is written to the pipe;
 * it routes permission requests to the channel and sends its verdicts back;
 * it exits cleanly within two seconds of stdin EOF or a signal, and at once, non-zero, with a
   traceback, when an adapter task crashes, instead of lingering as a deaf zombie;
@@ -24,6 +28,7 @@ from __future__ import annotations
 import asyncio
 import collections
 import contextlib
+import functools
 import logging
 import os
 import signal
@@ -66,6 +71,10 @@ READY_DELAY_ENV: Final = "MCP_CHANNELS_READY_DELAY_MS"
 READY_DELAY_MAX_MS: Final = 60_000
 #: Budget for adapter tasks to stop after stdin EOF or a signal (the whole exit stays under 2 s).
 SHUTDOWN_GRACE: Final = 1.5
+#: Default bounds of the outgoing queue (events not yet written to the host's pipe). Far above a
+#: burst a host that reads keeps up with; a host that stops reading costs at most ~64 MiB.
+DEFAULT_QUEUE_EVENTS: Final = 10_000
+DEFAULT_QUEUE_BYTES: Final = 64 * 1024 * 1024
 
 ToolHandler = Callable[..., Awaitable[Any]]
 PermissionHandler = Callable[["PermissionRequest"], Awaitable[None]]
@@ -88,8 +97,44 @@ class EventTooLarge(ValueError):
     connection, so it is refused here instead, and nothing after it is lost."""
 
 
+class EventQueueFull(Exception):
+    """The outgoing queue is at its bound: the host is not reading (or not ready) and the events
+    already waiting hold ``MCP_CHANNELS_QUEUE_EVENTS`` events or ``MCP_CHANNELS_QUEUE_BYTES``
+    bytes. Nothing was queued; try again later."""
+
+
+class HostDisconnected(ConnectionError):
+    """Stdout is closed: the host went away, and no event can be delivered any more."""
+
+
 class ToolError(Exception):
     """Raise from a tool to answer the model with an error result (``isError``), not a crash."""
+
+
+@dataclass(frozen=True)
+class QueueLimits:
+    """Bounds of the events waiting to be written to the host, held or buffered."""
+
+    events: int = DEFAULT_QUEUE_EVENTS
+    bytes: int = DEFAULT_QUEUE_BYTES
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> QueueLimits:
+        """``MCP_CHANNELS_QUEUE_EVENTS`` and ``MCP_CHANNELS_QUEUE_BYTES``, or the defaults."""
+        env = os.environ if environ is None else environ
+        return cls(
+            _positive_setting(env, "MCP_CHANNELS_QUEUE_EVENTS", DEFAULT_QUEUE_EVENTS),
+            _positive_setting(env, "MCP_CHANNELS_QUEUE_BYTES", DEFAULT_QUEUE_BYTES),
+        )
+
+
+def _positive_setting(environ: Mapping[str, str], key: str, default: int) -> int:
+    raw = environ.get(key, "").strip()
+    if not raw:
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise FatalError(f"{key}={raw!r} is not a positive whole number")
+    return int(raw)
 
 
 @dataclass
@@ -144,6 +189,7 @@ class ChannelServer:
         instructions: str = "",
         version: str | None = None,
         logger: logging.Logger | None = None,
+        queue_limits: QueueLimits | None = None,
     ) -> None:
         from . import __version__
 
@@ -155,7 +201,12 @@ class ChannelServer:
         self._tasks: list[AdapterTask] = []
         self._permission_handler: PermissionHandler | None = None
         self._peer: Peer | None = None
-        self._held: collections.deque[tuple[dict[str, Any], asyncio.Future[None]]] = collections.deque()
+        self._writer: _pipes.StdoutWriter | None = None
+        self._held: collections.deque[tuple[bytes, asyncio.Future[None]]] = collections.deque()
+        self.queue_limits = queue_limits or QueueLimits.from_environ()
+        self._queued_events = 0  # held, or handed to the writer and not yet in the pipe
+        self._queued_bytes = 0
+        self._room_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._ready = False
         self._initialized = False
         self._ready_timer: asyncio.TimerHandle | None = None
@@ -218,37 +269,140 @@ class ChannelServer:
         """Events waiting for the host to become ready."""
         return len(self._held)
 
+    @property
+    def queued(self) -> tuple[int, int]:
+        """Events, and their bytes, not yet written to the host's pipe (held ones included)."""
+        return self._queued_events, self._queued_bytes
+
+    @property
+    def host_connected(self) -> bool:
+        """Whether stdout is still open (``False`` once the host has closed its end)."""
+        return self._writer is None or self._writer.error is None
+
     # ------------------------------------------------------------------ pushing events
 
     def enqueue(self, content: str, **meta: Any) -> asyncio.Future[None]:
         """Queue an event for Claude and return at once.
 
-        The future completes when the event has been written to the host, so an adapter that
-        must not acknowledge its platform before delivery (Telegram offsets) can await it.
-        Raises ``TypeError``/``ValueError`` for content or meta Claude Code would drop.
+        The future completes when the event has been written to the host's pipe, so an adapter
+        that must not acknowledge its platform before delivery (Telegram offsets) can await it.
+        Raises ``TypeError``/``ValueError`` for content or meta Claude Code would drop,
+        :class:`EventQueueFull` when the outgoing queue is at its bound, and
+        :class:`HostDisconnected` once stdout is closed; nothing is queued then.
         """
-        if not isinstance(content, str):
-            raise TypeError(f"content must be a string, not {type(content).__name__}")
-        params: dict[str, Any] = {"content": content, "meta": validate_meta(meta)}
-        if _may_exceed_line_limit(params) and len(encode_message(_notification(params))) > MAX_LINE_BYTES:
-            raise EventTooLarge(f"event is larger than Claude Code's {MAX_LINE_BYTES}-byte line limit")
-        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
-        if self._ready and not self._held and self._peer is not None:
-            self._write_event(params, done)
-        else:
-            self._held.append((params, done))
-        return done
+        line = self._event_line(content, meta)
+        self._check_room()
+        return self._queue(line)
 
     async def push(self, content: str, **meta: Any) -> None:
-        """Send an event to Claude, waiting until it has been handed to the host."""
-        await self.enqueue(content, **meta)
+        """Send an event to Claude, waiting until it has been written to the host's pipe.
 
-    def _write_event(self, params: dict[str, Any], done: asyncio.Future[None]) -> None:
-        assert self._peer is not None
-        self._peer.notify(METHOD_CHANNEL, params)
-        self.delivered += 1
-        if not done.done():
-            done.set_result(None)
+        When the outgoing queue is full, waits for room first (in arrival order) rather than
+        raising :class:`EventQueueFull`, so an adapter that awaits each push slows down to the
+        host's pace. Raises :class:`HostDisconnected` once stdout is closed.
+        """
+        line = self._event_line(content, meta)
+        await self._wait_for_room()
+        done = self._queue(line)
+        self._wake_room_waiter()  # room may remain for the next waiter
+        await done
+
+    def _event_line(self, content: str, meta: dict[str, Any]) -> bytes:
+        if not isinstance(content, str):
+            raise TypeError(f"content must be a string, not {type(content).__name__}")
+        line = encode_message(_notification({"content": content, "meta": validate_meta(meta)}))
+        if len(line) > MAX_LINE_BYTES:
+            raise EventTooLarge(f"event is larger than Claude Code's {MAX_LINE_BYTES}-byte line limit")
+        return line
+
+    def _queue(self, line: bytes) -> asyncio.Future[None]:
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._queued_events += 1
+        self._queued_bytes += len(line)
+        if self._ready and not self._held and self._peer is not None:
+            self._write_event(line, done)
+        else:
+            self._held.append((line, done))
+        return done
+
+    def _write_event(self, line: bytes, done: asyncio.Future[None]) -> None:
+        assert self._writer is not None
+        self._writer.write(line, functools.partial(self._event_written, len(line), done))
+
+    def _event_written(self, size: int, done: asyncio.Future[None], error: BaseException | None) -> None:
+        self._queued_events -= 1
+        self._queued_bytes -= size
+        if error is None:
+            self.delivered += 1
+            if not done.done():
+                done.set_result(None)
+        else:
+            _fail(done, HostDisconnected(f"stdout closed before the event was written: {error}"))
+        self._wake_room_waiter()
+
+    # ------------------------------------------------------------------ the queue's bound
+
+    def _queue_is_full(self) -> bool:
+        limits = self.queue_limits
+        return self._queued_events >= limits.events or self._queued_bytes >= limits.bytes
+
+    def _check_room(self) -> None:
+        if not self.host_connected:
+            raise HostDisconnected("stdout is closed: the host has gone away")
+        if self._queue_is_full():
+            raise EventQueueFull(
+                f"{self._queued_events} events ({self._queued_bytes} bytes) are waiting for the host "
+                f"to read them (bounds: {self.queue_limits.events} events, {self.queue_limits.bytes} bytes)"
+            )
+
+    async def _wait_for_room(self) -> None:
+        """Return when the queue has room and no earlier push is still waiting for it."""
+        woken = False  # once woken, a push keeps its place at the head of the line
+        while self._room_waiters or self._queue_is_full():
+            if not self.host_connected:
+                break
+            waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+            if woken:
+                self._room_waiters.appendleft(waiter)
+            else:
+                self._room_waiters.append(waiter)
+            try:
+                await waiter
+            except asyncio.CancelledError:
+                if waiter in self._room_waiters:
+                    self._room_waiters.remove(waiter)
+                else:
+                    self._wake_room_waiter()  # woken but leaving: the room goes to the next one
+                raise
+            if not self._queue_is_full():
+                break
+            woken = True
+        if not self.host_connected:
+            raise HostDisconnected("stdout is closed: the host has gone away")
+
+    def _wake_room_waiter(self) -> None:
+        if self._room_waiters and not self._queue_is_full():
+            waiter = self._room_waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(None)
+
+    def _stdout_closed(self, error: BaseException) -> None:
+        """The host closed stdout: fail what is held and whoever waits for room."""
+        level = logging.WARNING if self._held else logging.INFO  # at a normal exit, nothing is lost
+        self.log.log(
+            level,
+            "stdout is closed (%s): the host has gone away; %d held event(s) will not be delivered",
+            error,
+            len(self._held),
+        )
+        gone = HostDisconnected(f"stdout is closed: {error}")
+        while self._held:
+            line, done = self._held.popleft()
+            self._queued_events -= 1
+            self._queued_bytes -= len(line)
+            _fail(done, gone)
+        while self._room_waiters:
+            _fail(self._room_waiters.popleft(), gone)
 
     def _become_ready(self) -> None:
         self._ready = True
@@ -385,8 +539,8 @@ class ChannelServer:
         loop = asyncio.get_running_loop()
         self._stop = asyncio.Event()
         stream = claim_stdout() if protect_stdout else None
-        sink = await _pipes.open_stdout_sink(stream)
-        peer = Peer(sink, on_request=self._on_request, on_notification=self._on_notification, logger=self.log)
+        self._writer = _pipes.open_stdout_writer(stream, self._stdout_closed)
+        peer = Peer(self._writer, on_request=self._on_request, on_notification=self._on_notification, logger=self.log)
         self._peer = peer
         reader = await _pipes.read_stdin(peer.feed, peer.feed_eof)
         if install_signal_handlers:
@@ -417,8 +571,7 @@ class ChannelServer:
         if self._held:
             self.log.warning("%d event(s) were never delivered: the host was not ready", len(self._held))
             for _, done in self._held:
-                if not done.done():
-                    done.set_exception(ConnectionError("server shut down before the host was ready"))
+                _fail(done, ConnectionError("server shut down before the host was ready"))
             self._held.clear()
         if reader is not None:
             reader.close()
@@ -484,14 +637,15 @@ def _ready_delay(environ: Mapping[str, str], log: logging.Logger) -> float:
     return milliseconds / 1000
 
 
-def _may_exceed_line_limit(params: dict[str, Any]) -> bool:
-    """A cheap upper bound: JSON escaping makes a character at most six bytes (``\\u0001``).
+def _fail(done: asyncio.Future[None], error: BaseException) -> None:
+    """Fail a delivery future that its adapter may have dropped (the webhook does).
 
-    Only events that could break Claude Code's line limit are encoded twice to be measured.
+    Marked as retrieved, so a dropped one does not log "exception was never retrieved"; an
+    adapter awaiting it still gets the exception.
     """
-    meta: dict[str, str] = params["meta"]
-    size = len(params["content"]) + sum(len(k) + len(v) for k, v in meta.items())
-    return size * 6 + 1024 > MAX_LINE_BYTES
+    if not done.done():
+        done.set_exception(error)
+        done.exception()
 
 
 def _notification(params: dict[str, Any]) -> dict[str, Any]:
@@ -546,9 +700,12 @@ class _OneLineFormatter(logging.Formatter):
 
 __all__ = [
     "ChannelServer",
+    "EventQueueFull",
     "EventTooLarge",
     "FatalError",
+    "HostDisconnected",
     "PermissionRequest",
+    "QueueLimits",
     "Tool",
     "ToolError",
     "ToolResult",

@@ -2,6 +2,8 @@
 
 Behaviour is chosen by environment variables so one file covers several scenarios:
 SAMPLE_PUSH_AT_START=N  push N events as soon as the adapter starts (before the host is ready)
+SAMPLE_PUSH_CONCURRENTLY=N  push N events at start from N tasks at once (as a chat adapter's
+                        handlers do), logging how many are held once each has tried
 SAMPLE_CRASH=1          the adapter raises after starting
 SAMPLE_PRINT=1          the adapter print()s to stdout (must not reach the wire)
 SAMPLE_NO_RELAY=1       do not register a permission handler
@@ -71,6 +73,13 @@ if not os.environ.get("SAMPLE_NO_RELAY"):
 async def adapter() -> None:
     for index in range(int(os.environ.get("SAMPLE_PUSH_AT_START", "0"))):
         channel.enqueue(f"early {index}", seq=index)
+    concurrent = int(os.environ.get("SAMPLE_PUSH_CONCURRENTLY", "0"))
+    if concurrent:
+        pushes = [asyncio.create_task(channel.push(f"pushed {i}", seq=i)) for i in range(concurrent)]
+        await asyncio.sleep(0)  # every push has run up to its first wait
+        channel.log.info("pushing %d events concurrently: %d held", concurrent, channel.held)
+        await asyncio.gather(*pushes)
+        channel.log.info("all %d pushes returned", concurrent)
     if os.environ.get("SAMPLE_PRINT"):
         print("this must not reach the protocol stream")
     if os.environ.get("SAMPLE_CRASH"):

@@ -16,12 +16,27 @@ Configuration (environment, or ``WEBHOOK_SECRET`` in the state ``.env``):
     Largest accepted body in bytes (default 1 MiB); larger gets 413 before the body is read.
 ``WEBHOOK_REPLAY_PROTECTION``
     ``true`` refuses (409) a delivery id (``X-GitHub-Delivery``, ``X-Gitlab-Event-UUID``,
-    ``X-Delivery-Id``) seen in the last 10,000 accepted events.
+    ``X-Delivery-Id``) or a body seen in the last 10,000 accepted events. The id alone is the
+    sender's word (anyone replaying a captured delivery can change or drop it); the body's
+    SHA-256 is what a replay cannot change without breaking the signature.
 ``WEBHOOK_ROUTES``, ``webhook.json`` in the state directory, ``WEBHOOK_INBOX_MAX_FILES``/``_BYTES``
     Presets (:mod:`mcp_channels.presets`): a GitHub, GitLab, Sentry or Alertmanager delivery
     becomes a short summary with key meta, its full payload saved in ``inbox/`` (``payload_path``);
     routes pin presets, give templates and filter deliveries per path. A broken settings file
     stops the server at start. Other senders' bodies are delivered as they came.
+``WEBHOOK_ALLOWED_HOSTS`` / ``WEBHOOK_ALLOWED_ORIGINS``
+    Extra ``Host`` values (a tunnel's public name) and browser origins to accept; see below.
+``WEBHOOK_MAX_CONNECTIONS``, ``WEBHOOK_READ_TIMEOUT``, ``WEBHOOK_MAX_BODY_TOTAL``
+    The receiver's resource bounds (:class:`~mcp_channels._http1.Limits`).
+
+A web page must not be able to type into the session: browsers let any page POST to
+127.0.0.1 (``mode: "no-cors"``), and a DNS-rebound name reaches it with the page's own ``Host``.
+So a request carrying an ``Origin`` header, a ``Sec-Fetch-Site`` other than ``none``, or a
+``Host`` that is not the listening address (``127.0.0.1:<port>``, ``localhost:<port>``,
+``[::1]:<port>``) gets 403, unless the allow-lists say otherwise. curl, CI systems and GitHub
+send none of these, and tunnel clients that rewrite ``Host`` (``gh webhook forward``,
+``smee-client``) need nothing; a tunnel that passes its public name through (ngrok, cloudflared)
+needs that name in ``WEBHOOK_ALLOWED_HOSTS``.
 
 Bodies that are not valid UTF-8 are delivered with U+FFFD in place of the bad bytes and the meta
 flag ``invalid_utf8="true"``, rather than refused: a CI system rarely lets you fix its encoding,
@@ -40,15 +55,23 @@ from pathlib import Path
 from typing import Final
 
 from .. import _http1, presets
-from ..server import ChannelServer, EventTooLarge, FatalError
-from ..state import credential, int_setting, state_dir
+from .._ratelimit import ThrottledLog
+from ..server import ChannelServer, EventQueueFull, EventTooLarge, FatalError, HostDisconnected, QueueLimits
+from ..state import credential, float_setting, int_setting, state_dir
 
 NAME: Final = "webhook"
 HOST: Final = "127.0.0.1"
 DEFAULT_PORT: Final = 8788
 DEFAULT_MAX_BODY: Final = 1024 * 1024
+DEFAULT_MAX_BODY_TOTAL: Final = 64 * 1024 * 1024
+DEFAULT_MAX_CONNECTIONS: Final = 1024
+DEFAULT_READ_TIMEOUT: Final = 10.0
 HEALTH_PATH: Final = "/healthz"
 REPLAY_MEMORY: Final = 10_000
+#: Seconds a sender is asked to wait when the session is not taking events.
+RETRY_AFTER: Final = "5"
+#: An allow-list entry that accepts everything.
+ANY: Final = "*"
 #: The answer to every accepted event, built (and encoded) once.
 QUEUED: Final = _http1.Response.text(202, "queued")
 #: The answer to a delivery a route's filters dropped: accepted, and nothing reaches the session.
@@ -91,6 +114,16 @@ class WebhookConfig:
         self.max_body = int_setting(env, "WEBHOOK_MAX_BODY", DEFAULT_MAX_BODY, 1, 1 << 30)
         self.secret = credential("WEBHOOK_SECRET", directory, env)
         self.replay_protection = env.get("WEBHOOK_REPLAY_PROTECTION", "").lower() in ("1", "true", "yes")
+        self.allowed_hosts = _allow_list(env.get("WEBHOOK_ALLOWED_HOSTS", ""))
+        self.allowed_origins = frozenset(o.rstrip("/") for o in _allow_list(env.get("WEBHOOK_ALLOWED_ORIGINS", "")))
+        self.limits = _http1.Limits(
+            max_body=self.max_body,
+            max_body_total=int_setting(
+                env, "WEBHOOK_MAX_BODY_TOTAL", max(DEFAULT_MAX_BODY_TOTAL, self.max_body), self.max_body, 1 << 34
+            ),
+            max_connections=int_setting(env, "WEBHOOK_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, 1, 1 << 20),
+            read_timeout=float_setting(env, "WEBHOOK_READ_TIMEOUT", DEFAULT_READ_TIMEOUT, 0.1, 3600.0),
+        )
         try:
             self.presets = presets.load_settings(env, directory)
         except presets.SettingsError as exc:
@@ -98,6 +131,24 @@ class WebhookConfig:
         self.inbox = presets.Inbox(
             directory / presets.INBOX_DIR, self.presets.inbox_max_files, self.presets.inbox_max_bytes
         )
+
+    @property
+    def local_hosts(self) -> frozenset[str]:
+        """``Host`` values that name this receiver itself."""
+        names = ("127.0.0.1", "localhost", "[::1]")
+        return frozenset((*(f"{name}:{self.port}" for name in names), *(names if self.port == 80 else ())))
+
+
+def _allow_list(raw: str) -> frozenset[str]:
+    """Comma- or space-separated entries, lower-cased; ``*`` anywhere means everything."""
+    entries = frozenset(entry.lower() for entry in raw.replace(",", " ").split())
+    return frozenset({ANY}) if ANY in entries else entries
+
+
+def _host_name(host: str) -> str:
+    """``name`` of ``name:port`` (``[::1]`` of ``[::1]:8788``)."""
+    name, colon, port = host.rpartition(":")
+    return name if colon and port.isdigit() and not host.endswith("]") else host
 
 
 def request_meta(method: str, path: str, query: str, headers: Mapping[str, str]) -> dict[str, str]:
@@ -150,24 +201,57 @@ class WebhookReceiver:
         self.received = 0
         self.filtered = 0
         self.rejected: collections.Counter[int] = collections.Counter()
+        self.server: _http1.HttpServer | None = None
+        self._local_hosts = config.local_hosts
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
+        self._log_refusal = ThrottledLog(channel.log, "refused requests")
 
     def precheck(self, method: str, path: str, headers: dict[str, str], length: int | None) -> _http1.Response | None:
         """Refuse what can be refused from the headers alone, before the body is read."""
+        foreign = self._foreign(headers)
+        if foreign is not None:
+            return self._reject(method, path, _http1.Response.text(403, foreign))
         if path == HEALTH_PATH:
             if method in ("GET", "HEAD"):
                 return None
             return self._reject(method, path, _http1.Response.text(405, "use GET", Allow="GET, HEAD"))
         if method != "POST":
             return self._reject(method, path, _http1.Response.text(405, "send events with POST", Allow="POST"))
-        if "gzip" in headers.get("content-encoding", "") or "deflate" in headers.get("content-encoding", ""):
-            return self._reject(method, path, _http1.Response.text(415, "compressed bodies are not accepted"))
+        encoding = headers.get("content-encoding")
+        if encoding is not None and any(c.strip().lower() not in ("", "identity") for c in encoding.split(",")):
+            return self._reject(
+                method,
+                path,
+                _http1.Response.text(415, f"Content-Encoding {encoding[:100]!r} is not accepted: send it uncompressed"),
+            )
         if length is not None and length > self.config.max_body:
             limit = self.config.max_body
             return self._reject(
                 method, path, _http1.Response.text(413, f"body too large: {length} bytes, limit {limit}")
             )
         return None
+
+    def _foreign(self, headers: dict[str, str]) -> str | None:
+        """Why a request comes from a web page or a rebound name (``None`` when it does not)."""
+        host = headers.get("host")  # absent only from HTTP/1.0 clients, never from a browser
+        if host is not None and not self._host_allowed(host.strip().lower()):
+            return f"Host {host[:100]!r} is not this receiver's address (see WEBHOOK_ALLOWED_HOSTS)"
+        origins = self.config.allowed_origins
+        if ANY in origins:
+            return None
+        origin = headers.get("origin")
+        if origin is not None:
+            if origin.strip().lower().rstrip("/") in origins:
+                return None
+            return f"cross-site request from Origin {origin[:100]!r} (see WEBHOOK_ALLOWED_ORIGINS)"
+        site = headers.get("sec-fetch-site")
+        if site is not None and site.strip().lower() != "none":
+            return f"request made by a web page (Sec-Fetch-Site: {site[:40]!r})"
+        return None
+
+    def _host_allowed(self, host: str) -> bool:
+        allowed = self.config.allowed_hosts
+        return host in self._local_hosts or ANY in allowed or host in allowed or _host_name(host) in allowed
 
     def handle(self, request: _http1.Request) -> _http1.Response:
         if request.path == HEALTH_PATH:
@@ -179,16 +263,16 @@ class WebhookReceiver:
             if not signature_matches(self.config.secret, request.body, header):
                 return self._reject(request.method, request.path, _http1.Response.text(401, "invalid signature"))
         meta = request_meta(request.method, request.path, request.query, request.headers)
-        delivery = meta.get("delivery_id")
-        if self.config.replay_protection and delivery is not None and delivery in self._seen:
-            return self._reject(
-                request.method, request.path, _http1.Response.text(409, f"delivery {delivery} seen before")
-            )
+        replay_keys = self._replay_keys(meta.get("delivery_id"), request.body)
+        for key in replay_keys:
+            if key in self._seen:
+                what = f"delivery {key[3:]}" if key.startswith("id:") else "the same body"
+                return self._reject(request.method, request.path, _http1.Response.text(409, f"{what} seen before"))
         # After the signature check: nothing of an unsigned body is parsed.
         outcome = presets.shape(request.body, request.headers, request.path, self.config.presets)
         if outcome.filtered is not None:
             self.filtered += 1
-            self._remember(delivery)
+            self._remember(replay_keys)
             self.channel.log.debug("filtered %s %s: %s", request.method, request.path[:200], outcome.filtered)
             return FILTERED
         saved = None
@@ -199,28 +283,48 @@ class WebhookReceiver:
             self.channel.enqueue(content, **meta)
         except EventTooLarge as exc:
             return self._reject(request.method, request.path, _http1.Response.text(413, str(exc)))
+        except EventQueueFull as exc:
+            message = f"Claude Code is not taking events now ({exc}); retry later"
+            return self._reject(
+                request.method, request.path, _http1.Response.text(503, message, **{"Retry-After": RETRY_AFTER})
+            )
+        except HostDisconnected:
+            message = "Claude Code has gone away (this session is ending); nothing can be delivered"
+            return self._reject(request.method, request.path, _http1.Response.text(503, message))
         self.received += 1
-        self._remember(delivery)
+        self._remember(replay_keys)
         self.channel.log.debug("event %s %s (%d bytes)", request.method, request.path, len(request.body))
         return QUEUED
 
-    def _remember(self, delivery: str | None) -> None:
-        """Note an accepted delivery id, for replay protection."""
-        if self.config.replay_protection and delivery is not None:
-            self._seen[delivery] = None
-            if len(self._seen) > REPLAY_MEMORY:
-                self._seen.popitem(last=False)
+    def _replay_keys(self, delivery: str | None, body: bytes) -> tuple[str, ...]:
+        """What replay protection remembers of a delivery: its id, and a digest of its body."""
+        if not self.config.replay_protection:
+            return ()
+        digest = "sha256:" + hashlib.sha256(body).hexdigest()
+        return (digest,) if delivery is None else (f"id:{delivery}", digest)
+
+    def _remember(self, keys: tuple[str, ...]) -> None:
+        for key in keys:
+            self._seen[key] = None
+        while len(self._seen) > 2 * REPLAY_MEMORY:
+            self._seen.popitem(last=False)
 
     def status(self) -> dict[str, object]:
         """Counters and settings, for ``/healthz`` and the ``status`` tool."""
+        events, size = self.channel.queued
+        limits = self.channel.queue_limits
         return {
-            "status": "ok",
+            "status": "ok" if self.channel.host_connected else "host_gone",
             "channel": NAME,
             "received": self.received,
             "filtered": self.filtered,
             "delivered": self.channel.delivered,
             "held_until_host_ready": self.channel.held,
             "host_ready": self.channel.ready,
+            "host_connected": self.channel.host_connected,
+            "queue": {"events": events, "bytes": size, "max_events": limits.events, "max_bytes": limits.bytes},
+            "connections": self.server.connections if self.server is not None else 0,
+            "evicted_connections": self.server.evicted if self.server is not None else 0,
             "rejected": {str(code): n for code, n in sorted(self.rejected.items())},
         }
 
@@ -230,13 +334,13 @@ class WebhookReceiver:
     def _reject(self, method: str, path: str, response: _http1.Response) -> _http1.Response:
         self.rejected[response.status] += 1
         reason = response.body.decode().strip()
-        self.channel.log.warning("rejected %s %s: %d %s", method, path[:200], response.status, reason)
+        self._log_refusal("rejected %s %s: %d %s", method, path[:200], response.status, reason)
         return response
 
 
 def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
     """The webhook channel server, configured from the environment."""
-    channel = ChannelServer(NAME, instructions=INSTRUCTIONS)
+    channel = ChannelServer(NAME, instructions=INSTRUCTIONS, queue_limits=QueueLimits.from_environ(environ))
     config = WebhookConfig(environ)
     receiver = WebhookReceiver(channel, config)
 
@@ -256,6 +360,8 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
             "replay_protection": config.replay_protection,
             "routes": len(config.presets.routes),
             "payload_inbox": str(config.inbox.directory),
+            "also_accepted_hosts": sorted(config.allowed_hosts),
+            "accepted_browser_origins": sorted(config.allowed_origins),
             **receiver.status(),
         }
         return json.dumps(report, indent=2)
@@ -264,20 +370,49 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
     async def listen() -> None:
         try:
             server = await _http1.serve(
-                HOST, config.port, receiver.handle, precheck=receiver.precheck, max_body=config.max_body
+                HOST, config.port, receiver.handle, precheck=receiver.precheck, limits=config.limits
             )
         except OSError as exc:
             raise FatalError(
                 f"cannot listen on {HOST}:{config.port}: {exc.strerror} (another webhook server running? set WEBHOOK_PORT)"
             ) from None
-        auth = "HMAC signature required" if config.secret else "no secret set: any local process can post"
-        channel.log.info("listening on http://%s:%d (%s)", HOST, config.port, auth)
+        receiver.server = server
+        _log_start(channel, config, server)
         try:
             await server.serve_forever()
         finally:
             server.close()
 
     return channel
+
+
+def _log_start(channel: ChannelServer, config: WebhookConfig, server: _http1.HttpServer) -> None:
+    """Say where the receiver listens and, plainly, who can inject events into the session."""
+    url = f"http://{HOST}:{config.port}"
+    if config.secret:
+        channel.log.info("listening on %s (HMAC-SHA256 signature required)", url)
+    else:
+        channel.log.warning(
+            "listening on %s WITHOUT A SECRET: any process on this machine can inject events into this "
+            "Claude Code session (set one: mcp-channels configure webhook <secret>)",
+            url,
+        )
+    if ANY in config.allowed_hosts:
+        channel.log.warning("WEBHOOK_ALLOWED_HOSTS=*: any Host is accepted (no DNS-rebinding protection)")
+    elif config.allowed_hosts:
+        names = ", ".join(sorted(config.allowed_hosts))
+        exposure = "" if config.secret else "; without a secret, anyone who can reach them can inject events"
+        channel.log.info("also accepting requests addressed to %s (WEBHOOK_ALLOWED_HOSTS)%s", names, exposure)
+    if ANY in config.allowed_origins:
+        channel.log.warning("WEBHOOK_ALLOWED_ORIGINS=*: any web page open in a browser here can post events")
+    elif config.allowed_origins:
+        channel.log.info("accepting browser requests from %s", ", ".join(sorted(config.allowed_origins)))
+    if server.max_connections < config.limits.max_connections:
+        channel.log.warning(
+            "the descriptor limit allows %d connections, not WEBHOOK_MAX_CONNECTIONS=%d",
+            server.max_connections,
+            config.limits.max_connections,
+        )
 
 
 def main() -> None:

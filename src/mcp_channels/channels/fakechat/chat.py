@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, Final, Protocol
 
 from ...protocol import cap_code_points, is_request_id, parse_permission_reply
-from ...server import ChannelServer, PermissionRequest, ToolError
+from ...server import ChannelServer, EventQueueFull, HostDisconnected, PermissionRequest, ToolError
 from .config import FakechatConfig
 from .conversation import Conversation, Entry
 from .files import REPLY_FILE_LIMIT, copy_to_outbox
@@ -97,7 +97,8 @@ class Fakechat:
 
         A ``yes abcde`` / ``no abcde`` answers a permission request and is not sent to Claude.
         A message id seen before is a re-send after a reconnect and is dropped. Raises
-        :class:`Refused` for bad input, ``OSError`` when an upload cannot be saved.
+        :class:`Refused` for bad input or when Claude Code is not taking messages (its queue is full, or
+        it has gone away), ``OSError`` when an upload cannot be saved.
         """
         try:
             text = _checked_text(client_id, text, upload)
@@ -127,7 +128,10 @@ class Fakechat:
             meta["file_path"] = str(upload.commit())
             entry["files"] = [{"name": upload.name, "size": upload.size}]
             content = content or f"({upload.name})"
-        delivered = self.channel.enqueue(content, **meta)
+        try:
+            delivered = self.channel.enqueue(content, **meta)
+        except (EventQueueFull, HostDisconnected) as exc:
+            raise Refused(f"not delivered, Claude Code is not taking messages now: {exc}") from None
         entry["status"] = "delivered" if delivered.done() else "waiting"
         self.conversation.add(entry)
         if not delivered.done():

@@ -10,7 +10,9 @@
   Telegram answers ``getUpdates`` with a 409 of its own. That one is told apart by its
   description, the webhook is deleted with its pending updates kept, and polling resumes at once.
 * An update is confirmed to Telegram (by the ``offset`` of the next call) only after it reached
-  Claude Code, so updates survive a crash or a restart in the middle of a burst.
+  Claude Code, so updates survive a crash or a restart in the middle of a burst. When Claude Code
+  stops reading, the push waits (and so does polling); when it has gone away (stdout closed),
+  polling stops and the update stays unconfirmed, for the next session.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.warnings import PTBUserWarning
 
+from ...server import HostDisconnected
 from ._bot import redact, retry_after_seconds
 from ._inbound import COMMANDS, Inbound
 from ._poller_lock import PollerLock
@@ -99,6 +102,8 @@ class Poller:
             await self._wait_for_lock()
             await self._start()
             await self._poll()
+        except HostDisconnected:
+            self.log.warning("Claude Code has gone away: stopped polling; undelivered updates stay with Telegram")
         finally:
             if self.lock.held:
                 await self._confirm()
@@ -269,6 +274,8 @@ class Poller:
         """
         try:
             await self.inbound.handle(Update.de_json(raw, self.bot))
+        except HostDisconnected:
+            raise  # not this update's fault: it must stay unconfirmed
         except Exception:
             self.log.error(
                 "update %d could not be handled and is skipped:\n%s",
