@@ -5,7 +5,7 @@
 Bun example on the TypeScript MCP SDK) with the same chanbench settings, one repetition of each
 in turn (the order alternates), so both see the same machine load; figures from different runs on
 a shared machine are not comparable, ratios from one run are. ``fakechat`` mode measures our
-fakechat server alone and sets it beside the reference figures recorded in ``anchors.md``.
+fakechat server alone and sets it beside the reference figures in ``docs/benchmarks.md`` §4.
 
 The reference is installed from the npm registry into ``bench/.reference/`` on first use (Bun's
 npm package carries its binary). Output: a markdown report on stdout, progress on stderr, every
@@ -34,14 +34,16 @@ from typing import Any
 
 BENCH = Path(__file__).resolve().parent
 REPO = BENCH.parent
-DEFAULT_CHANBENCH = REPO.parent / "shared" / "bench" / "chanbench.py"
+DEFAULT_CHANBENCH = BENCH / "chanbench.py"
+#: The reference figures (§4, its "reference fakechat (Bun)" column) that fakechat mode compares with.
+REFERENCE_FIGURES = REPO / "docs" / "benchmarks.md"
 REFERENCE_DIR = BENCH / ".reference"
 REFERENCE_SOURCE = BENCH / "reference_webhook.ts"
 RESULTS_DIR = BENCH / "results"
 OUR_CLI = REPO / ".venv" / "bin" / "mcp-channels"
 OUR_PYTHON = REPO / ".venv" / "bin" / "python"
 
-#: The versions anchors.md was measured with.
+#: The versions the reference figures (docs/benchmarks.md §4) were measured with.
 BUN_VERSION = "1.4.5"
 TS_SDK_VERSION = "1.32.2"
 CONCURRENCY = 32
@@ -80,7 +82,7 @@ TARGETS = (
 )
 LOSS_KEYS = ("{k}_tput_lost", "{k}_tput_duplicates", "{k}_tput_send_errors", "{k}_lat_lost")
 
-#: anchors.md row title -> the chanbench keys its "a / b" figures stand for, and their unit scale.
+#: Reference-table row title -> the chanbench keys its "a / b" figures stand for, and their unit scale.
 ANCHOR_ROWS: dict[str, tuple[tuple[str, ...], float]] = {
     "spawn → initialize response": (("cold_init_ms",), 1.0),
     "idle RSS, process tree": (("idle_rss_kb",), 1024.0),
@@ -357,7 +359,7 @@ def load_note(ours: Measured, reference: Measured, reference_name: str) -> str:
 
 
 def anchor_figures(anchors: Path, mode_key: str) -> dict[str, float]:
-    """The reference fakechat column of anchors.md, keyed like chanbench's summary."""
+    """The reference fakechat column of the reference table, keyed like chanbench's summary."""
     try:
         text = anchors.read_text()
     except OSError as exc:
@@ -404,14 +406,14 @@ def fakechat_mode(settings: Settings, args: argparse.Namespace) -> tuple[str, bo
     ours = our_server("fakechat", "FAKECHAT_PORT", args.ours_cmd)
     merged = measure(settings, [ours])
     table = chanbench_report(settings, [merged[ours.label]])
-    anchors = anchor_figures(settings.chanbench.parent / "anchors.md", "ws")
+    anchors = anchor_figures(REFERENCE_FIGURES, "ws")
     recorded = Measured({key: {"median": value, "max": value} for key, value in anchors.items()}, [])
-    targets, met = judge(Measured.load(merged[ours.label]), recorded, "ws", "Bun (anchors.md)")
+    targets, met = judge(Measured.load(merged[ours.label]), recorded, "ws", "Bun (docs/benchmarks.md)")
     notes = [
-        "The Bun figures are anchors.md's, measured on another day: absolute times across runs are only "
-        "indicative (anchors.md itself says so); CPU per event and memory compare best.",
+        "The Bun figures are those of docs/benchmarks.md §4, measured on another day: absolute times across "
+        "runs are only indicative; CPU per event and memory compare best.",
     ]
-    return compose(settings, "fakechat: mcp-channels vs the anchors.md reference", table, targets, notes), met
+    return compose(settings, "fakechat: mcp-channels vs the recorded Bun reference", table, targets, notes), met
 
 
 def compose(settings: Settings, title: str, table: str, targets: str, notes: Sequence[str]) -> str:

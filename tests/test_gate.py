@@ -1,4 +1,4 @@
-"""The inbound gate (official-plugins.md §1.7): examples, then its invariants under hypothesis."""
+"""The inbound gate (docs/parity.md §1.7): examples, then its invariants under hypothesis."""
 
 from __future__ import annotations
 

@@ -600,7 +600,7 @@ def launch_commands(channel: str, allowlisted: bool) -> list[str]:
 
 
 def ignored_when(channel: str | None) -> list[str]:
-    """What makes Claude Code ignore a running channel without a word (host-protocol.md §3)."""
+    """What makes Claude Code ignore a running channel without a word (docs/host-protocol.md §3)."""
     name = channel or "<channel>"
     return [
         "the session was started without it: an installed plugin runs its server, but Claude Code registers "

@@ -8,7 +8,7 @@ both directions and request timeouts. It is transport-neutral: bytes come in thr
 
 The project speaks MCP through this module rather than the ``mcp`` SDK: the SDK costs several
 times the start-up and CPU per event, and its era negotiation makes Claude Code unable to connect
-(see ``reference/mcp-python-sdk.md``).
+(see ``docs/sdk-notes.md``).
 """
 
 from __future__ import annotations

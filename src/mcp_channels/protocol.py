@@ -6,8 +6,8 @@ the meta-key rule, the permission-reply grammar and request-id alphabet, and the
 Code renders an event as a ``<channel>`` tag (attribute escaping, closing-tag neutralising) and
 formats a permission request's ``description`` and ``input_preview``.
 
-No I/O happens in this module. The facts it encodes come from ``reference/host-protocol.md`` and
-are checked against the golden cases of ``reference/cc_vectors.json``.
+No I/O happens in this module. The facts it encodes come from ``docs/host-protocol.md`` and
+are checked against the golden cases of ``tests/golden/cc_vectors.json``.
 """
 
 from __future__ import annotations

@@ -1,6 +1,6 @@
 """Text rules shared by the chat channels: chunking long replies, safe names, mention patterns.
 
-Chunking follows the official servers' ``chunk(text, limit, mode)`` (``official-plugins.md``
+Chunking follows the official servers' ``chunk(text, limit, mode)`` (``docs/parity.md``
 §1.11) with two corrections: length is counted the way the platform counts it (Telegram counts
 UTF-16 code units, the others code points), and a cut never lands inside a character: not between
 the halves of a surrogate pair, not between a letter and its combining accents, not inside an

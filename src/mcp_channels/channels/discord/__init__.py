@@ -1,6 +1,6 @@
 """The Discord channel: a bot's DMs and opted-in server channels, in the Claude Code session.
 
-Parity with the official ``discord`` plugin (``official-plugins.md`` §3): the same access file,
+Parity with the official ``discord`` plugin (``docs/parity.md`` §3): the same access file,
 pairing flow, gate and mention rules, tools, permission buttons and messages. Where it does
 better, it says so in the module that does it.
 

@@ -1,6 +1,6 @@
 """The iMessage channel: new rows of ``chat.db`` become events, replies go out through Messages.app.
 
-Inbound follows the official server (``official-plugins.md`` §4.4) step by step: poll for rows
+Inbound follows the official server (``docs/parity.md`` §4.4) step by step: poll for rows
 newer than the newest one at start, skip what is not a message someone wrote (tapbacks, receipts,
 our own sends, rows without a chat or sender, SMS unless allowed), let the self-chat through
 without the gate (it is the owner talking) but drop the echoes of our own sends there, and run
@@ -179,7 +179,7 @@ class IMessageChannel:
                 return
 
     async def handle(self, row: MessageRow) -> None:
-        """One new row, through the official steps (``official-plugins.md`` §4.4)."""
+        """One new row, through the official steps (``docs/parity.md`` §4.4)."""
         if row.is_from_me and row.account:
             self._learn_self_address(row.account)
         if row.chat_guid is None:

@@ -2,7 +2,7 @@
 
 The database belongs to Messages.app, which writes it all the time; this module only ever opens
 it read-only and never holds a transaction open. The queries are the official server's
-(``official-plugins.md`` §4.2), plus ``associated_message_type`` so tapbacks can be recognised,
+(``docs/parity.md`` §4.2), plus ``associated_message_type`` so tapbacks can be recognised,
 and ``account`` so the owner's own addresses can be learned from new sent rows too. Columns that
 an older or hand-made database lacks read as NULL instead of failing every query.
 

@@ -1,6 +1,6 @@
 """The Telegram channel: a bot that carries a Claude Code session to Telegram chats and back.
 
-Parity with the official plugin (``official-plugins.md`` §2): the same state directory, token
+Parity with the official plugin (``docs/parity.md`` §2): the same state directory, token
 and access files, pairing texts, bot commands, media handling, tools and permission buttons.
 Past it: one poller per token (a second session only sends, and takes over when the first exits,
 instead of a 409 loop), updates confirmed to Telegram only once Claude has them, every error

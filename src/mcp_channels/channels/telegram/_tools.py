@@ -1,6 +1,6 @@
 """The tools Claude answers with: ``reply``, ``react``, ``edit_message``, ``download_attachment``.
 
-Behaviour, errors and result strings are the official server's (``official-plugins.md`` §2.6),
+Behaviour, errors and result strings are the official server's (``docs/parity.md`` §2.6),
 with these additions: ``format: "markdown"`` (ordinary Markdown converted for Telegram, sent as
 plain text if Telegram cannot parse the conversion), flood control waited out instead of failing,
 a missing ``reply_to`` target not failing the reply, an image Telegram will not take as a photo
