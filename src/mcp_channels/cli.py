@@ -27,6 +27,7 @@ commands:
   access <channel>  who may reach Claude through telegram, discord, imessage: pair, allow, policy, groups
   configure <channel> [<token>|clear]   save or clear a channel's token; alone: setup status and next step
   doctor [<channel>]  why a channel does not reach Claude Code: one line per check, with the fix
+  hub <command>     the hub shared by every session: run, start, stop, status, route, install
   webhook try <file> [--header 'Name: value' ...] [--path /p]   the event a POST of <file> would become
 
 'mcp-channels <command> --help' tells more."""
@@ -110,6 +111,10 @@ def main(argv: Sequence[str] | None = None) -> None:
         from ._cli_doctor import doctor_command
 
         sys.exit(doctor_command(rest))
+    if command == "hub":
+        from ._cli_hub import hub_command
+
+        sys.exit(hub_command(rest))
     if command == "webhook":
         from ._cli_webhook import webhook_command
 

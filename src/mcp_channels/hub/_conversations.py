@@ -1,0 +1,63 @@
+"""What a conversation is, read from what a channel already says: an event's meta and a tool's arguments.
+
+Channels do not know the hub, so the hub reads the routing key from the meta every channel
+already gives Claude:
+
+* a chat channel's ``chat_id`` (a Telegram chat, a Discord channel or thread, an iMessage chat,
+  the fakechat page), extended by ``thread_id`` when the channel names a forum topic or thread
+  inside a chat, so each topic can be bound to its own session;
+* the webhook's ``path``.
+
+An event's id is ``<chat_id>:<message_id>`` where the platform numbers messages (a Telegram
+update delivered again after a crash then carries the same id, and the store keeps it once),
+otherwise a fresh random id. ``reply`` names its conversation by ``chat_id``; fakechat's
+``reply`` names none, and its page is one conversation.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Mapping
+from typing import Any, Final
+
+#: The conversation of a channel's tool calls that name no chat.
+SINGLE_CONVERSATION: Final = {"fakechat": "web"}
+#: Where an event's conversation comes from when it has no ``chat_id``.
+NO_CHAT: Final = "-"
+#: The tool whose call binds a conversation to the calling session.
+BINDING_TOOL: Final = "reply"
+
+
+def conversation_of(meta: Mapping[str, str]) -> str:
+    """The routing key of an event with this meta."""
+    chat = meta.get("chat_id")
+    if chat:
+        thread = meta.get("thread_id")
+        return f"{chat}/{thread}" if thread else chat
+    return meta.get("path") or NO_CHAT
+
+
+def event_id(meta: Mapping[str, str]) -> str:
+    """A stable id where the platform numbers messages, else a unique one."""
+    chat, message = meta.get("chat_id"), meta.get("message_id")
+    if chat and message:
+        return f"{chat}:{message}"
+    return uuid.uuid4().hex
+
+
+def conversation_of_call(channel: str, tool: str, arguments: Any) -> str | None:
+    """The conversation a ``reply`` is sent to (which binds it to the caller), ``None`` for other calls."""
+    if tool != BINDING_TOOL:
+        return None
+    chat = arguments.get("chat_id") if isinstance(arguments, dict) else None
+    if isinstance(chat, str) and chat:
+        return chat
+    return SINGLE_CONVERSATION.get(channel)
+
+
+def chat_of(conversation: str) -> str:
+    """The chat a conversation's texts are sent to (a topic's chat)."""
+    return conversation.split("/", 1)[0]
+
+
+__all__ = ["NO_CHAT", "chat_of", "conversation_of", "conversation_of_call", "event_id"]

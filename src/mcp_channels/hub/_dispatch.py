@@ -1,0 +1,296 @@
+"""From the store to the sessions: each conversation's events, in order, to the session it is routed to.
+
+One :class:`Dispatcher` per channel. It learns of new events two ways: the hub's own channel
+hands over what it has just committed (no read, the fast path), and the store's ``watch`` wakes
+it for anything else (a gap between concurrent commits, another hub on a shared store). Then, per
+conversation, it asks where the events go (:meth:`Deciding.decide`) and sends them there, at most
+:data:`~._wire.WINDOW` unacknowledged per attachment.
+
+Promises:
+
+* **Order.** A conversation's events reach its session in seq order.
+* **At least once.** A conversation's cursor moves only when its session acknowledges (the shim
+  does once the notification is written to Claude Code and the readiness hold is past). Events
+  sent to a session that leaves, or to one the conversation is moved away from, before
+  acknowledging are sent again to the next one; a session drops an id it has already written.
+* **Bounded memory.** At most :data:`BUFFER_LIMIT` events per conversation are kept in memory;
+  beyond that the rest is read back from the store when there is room for it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import contextlib
+import logging
+import time
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Final, Protocol
+
+from ._attachment import Attachment
+from ._router import Choice
+from ._wire import WINDOW, Delivered
+from .store import EventStore, StoredEvent, StoreError
+
+#: Events of one conversation held in memory; more are read back from the store as needed.
+BUFFER_LIMIT: Final = 1_000
+#: An event that waited longer than this before going to a session is marked ``queued``.
+QUEUED_AFTER: Final = 1.0
+#: Events read from the store per call when catching up.
+READ_BATCH: Final = 1_000
+
+log = logging.getLogger("mcp_channels.hub")
+
+
+class Deciding(Protocol):
+    """What the dispatcher asks of the hub."""
+
+    async def decide(self, channel: str, conversation: str) -> Choice:
+        """Where the conversation's events go now (a binding it implies is recorded first)."""
+
+    async def waiting(self, channel: str, conversation: str, event: StoredEvent, choice: Choice) -> None:
+        """The conversation has events and no session: tell the sender once, where possible."""
+
+
+@dataclass
+class _Conversation:
+    """One conversation's delivery state."""
+
+    cursor: int
+    sent: int
+    target: Attachment | None = None
+    buffer: collections.deque[StoredEvent] = field(default_factory=collections.deque)
+    #: Whether ``buffer`` holds every event of the conversation above ``sent`` up to the
+    #: dispatcher's ``seen``; when not, the rest is read from the store.
+    complete: bool = False
+    noticed: bool = False
+    last_seq: int = 0
+
+    def restart_from_cursor(self) -> None:
+        """Forget what was sent: the next session gets everything above the cursor again."""
+        self.target = None
+        self.sent = self.cursor
+        self.buffer.clear()
+        self.complete = False
+
+    @property
+    def pending(self) -> bool:
+        return self.last_seq > self.cursor
+
+
+class Dispatcher:
+    """Delivers one channel's stored events to the sessions its conversations are routed to."""
+
+    def __init__(self, channel: str, store: EventStore, deciding: Deciding) -> None:
+        self.channel = channel
+        self.store = store
+        self.deciding = deciding
+        self.seen = 0
+        self.conversations: dict[str, _Conversation] = {}
+        self.delivered = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._watch_task: asyncio.Task[None] | None = None
+        self._acks: dict[str, int] = {}
+        self._ack_task: asyncio.Task[None] | None = None
+
+    # ------------------------------------------------------------------ lifecycle
+
+    async def start(self) -> None:
+        """Load the backlog (events stored but never acknowledged) and start delivering."""
+        for backlog in await self.store.backlog(self.channel):
+            self.conversations[backlog.conversation] = _Conversation(
+                cursor=backlog.cursor, sent=backlog.cursor, last_seq=backlog.oldest_seq
+            )
+        self.seen = 0
+        watch = self.store.watch(self.channel)
+        self.seen = await anext(watch)
+        for state in self.conversations.values():
+            state.last_seq = max(state.last_seq, self.seen)  # an upper bound: enough for "pending"
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run(), name=f"dispatch-{self.channel}")
+        self._watch_task = loop.create_task(self._follow(watch), name=f"watch-{self.channel}")
+        self.kick()
+
+    async def stop(self) -> None:
+        """Stop delivering; the acknowledgements already received are written first."""
+        for task in (self._task, self._watch_task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await task
+        if self._ack_task is not None:
+            await self._ack_task
+        await self._flush_acks()
+
+    def kick(self) -> None:
+        """Something changed (an event, a session, a binding, an ack): look again soon."""
+        self._wake.set()
+
+    # ------------------------------------------------------------------ events in
+
+    def offer(self, events: Iterable[StoredEvent]) -> None:
+        """Events the hub has just committed: taken without a read when they follow what was seen."""
+        for event in sorted(events, key=lambda e: e.seq):
+            if event.seq <= self.seen:
+                continue  # a duplicate the store returned for an id it already had
+            if event.seq != self.seen + 1:
+                break  # a gap: another commit finished later; catch up from the store
+            self._take(event)
+        self.kick()
+
+    def _take(self, event: StoredEvent) -> None:
+        self.seen = event.seq
+        state = self.conversations.get(event.conversation)
+        if state is None:
+            # Not in the map: every earlier event of it was acknowledged (see start and _take).
+            state = self.conversations[event.conversation] = _Conversation(
+                cursor=event.seq - 1, sent=event.seq - 1, complete=True
+            )
+        state.last_seq = event.seq
+        if state.complete:
+            state.buffer.append(event)
+            if len(state.buffer) > BUFFER_LIMIT:
+                state.buffer.clear()
+                state.complete = False
+
+    async def _follow(self, watch: collections.abc.AsyncIterator[int]) -> None:
+        async for _ in watch:
+            self.kick()
+
+    async def _catch_up(self) -> None:
+        """Read whatever was committed past ``seen`` that was not handed over."""
+        while True:
+            events = await self.store.read(self.channel, after=self.seen, limit=READ_BATCH)
+            fresh = [event for event in events if event.seq > self.seen]
+            for event in fresh:
+                self._take(event)
+            if len(events) < READ_BATCH:
+                return
+
+    # ------------------------------------------------------------------ acknowledgements
+
+    def acknowledged(self, attachment: Attachment, conversation: str, seq: int) -> None:
+        """The session wrote the event ``seq``; its conversation's cursor moves (written in batches)."""
+        if attachment.inflight.get(seq) != conversation:
+            log.debug("ignored an ack of %s/%s seq %d that was not in flight", self.channel, conversation, seq)
+            return
+        del attachment.inflight[seq]
+        attachment.delivered += 1
+        self.delivered += 1
+        state = self.conversations.get(conversation)
+        if state is not None and seq > state.cursor:
+            state.cursor = seq
+        if seq > self._acks.get(conversation, 0):
+            self._acks[conversation] = seq
+        if self._ack_task is None or self._ack_task.done():
+            self._ack_task = asyncio.get_running_loop().create_task(self._flush_acks())
+        self.kick()
+
+    async def _flush_acks(self) -> None:
+        """Write the acknowledged cursors, one store call per conversation, all in one group commit."""
+        while self._acks:
+            acks, self._acks = self._acks, {}
+            results = await asyncio.gather(
+                *(self.store.ack(self.channel, conversation, seq) for conversation, seq in acks.items()),
+                return_exceptions=True,
+            )
+            for conversation, result in zip(acks, results, strict=True):
+                if isinstance(result, BaseException):
+                    log.warning("could not record delivery in %s/%s: %s", self.channel, conversation, result)
+                    self._acks.setdefault(conversation, acks[conversation])
+                    await asyncio.sleep(0.5)  # the store is failing; retry without spinning
+
+    def detached(self, attachment: Attachment) -> None:
+        """A session left: what it had not acknowledged goes to the next session."""
+        for state in self.conversations.values():
+            if state.target is attachment:
+                state.restart_from_cursor()
+        attachment.inflight.clear()
+        self.kick()
+
+    # ------------------------------------------------------------------ delivery
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            try:
+                await self._catch_up()
+                for conversation in list(self.conversations):
+                    await self._serve(conversation)
+            except StoreError as exc:
+                log.warning("%s: cannot read the event store (%s); retrying", self.channel, exc)
+                await asyncio.sleep(1.0)
+                self.kick()
+            except Exception:  # a defect must not stop every later delivery
+                log.exception("%s: delivery failed; retrying", self.channel)
+                await asyncio.sleep(1.0)
+                self.kick()
+
+    async def _serve(self, conversation: str) -> None:
+        state = self.conversations[conversation]
+        if not state.pending and not state.buffer:
+            return
+        choice = await self.deciding.decide(self.channel, conversation)
+        target = choice.target if isinstance(choice.target, Attachment) else None
+        if target is not state.target:
+            if state.target is not None:
+                for seq in [s for s, c in state.target.inflight.items() if c == conversation]:
+                    del state.target.inflight[seq]
+            state.restart_from_cursor()
+            state.target = target
+        if target is None:
+            await self._announce_wait(conversation, state, choice)
+            return
+        while target.can_take():
+            event = await self._next(conversation, state)
+            if event is None:
+                return
+            target.send_event(_delivered(event))
+            state.sent = event.seq
+            state.noticed = False
+
+    async def _next(self, conversation: str, state: _Conversation) -> StoredEvent | None:
+        if not state.buffer and not state.complete:
+            events = await self.store.read(self.channel, conversation=conversation, after=state.sent, limit=WINDOW)
+            state.buffer.extend(event for event in events if event.seq <= self.seen)
+            state.complete = len(events) < WINDOW
+        while state.buffer:
+            event = state.buffer.popleft()
+            if event.seq > state.sent:
+                return event
+        return None
+
+    async def _announce_wait(self, conversation: str, state: _Conversation, choice: Choice) -> None:
+        if state.noticed:
+            return
+        event = state.buffer[-1] if state.buffer else None
+        if event is None:
+            events = await self.store.read(self.channel, conversation=conversation, after=state.cursor, limit=1)
+            event = events[0] if events else None
+        if event is not None:
+            state.noticed = True
+            await self.deciding.waiting(self.channel, conversation, event, choice)
+
+    def pending_for(self, attachment: Attachment) -> int:
+        return sum(1 for state in self.conversations.values() if state.target is attachment and state.pending)
+
+
+def _delivered(event: StoredEvent) -> Delivered:
+    """The event as sent to a session; one that waited says so (``queued``, ``queued_at``)."""
+    meta = dict(event.meta)
+    if time.time() - event.received_at > QUEUED_AFTER:
+        meta["queued"] = "true"
+        meta["queued_at"] = iso(event.received_at)
+    return Delivered(event.channel, event.conversation, event.seq, event.id, event.content, meta)
+
+
+def iso(moment: float) -> str:
+    """``2026-03-24T10:15:00.000Z``, the form of the channels' ``ts`` meta."""
+    return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+__all__ = ["BUFFER_LIMIT", "QUEUED_AFTER", "Deciding", "Dispatcher", "iso"]
