@@ -13,6 +13,9 @@ Promises:
   does once the notification is written to Claude Code and the readiness hold is past). Events
   sent to a session that leaves, or to one the conversation is moved away from, before
   acknowledging are sent again to the next one; a session drops an id it has already written.
+* **Queued events say so.** An event that found no session for its conversation, or that was
+  stored before this hub started, reaches its session with ``queued="true"`` and ``queued_at``
+  (when it was received) in its meta.
 * **Bounded memory.** At most :data:`BUFFER_LIMIT` events per conversation are kept in memory;
   beyond that the rest is read back from the store when there is room for it.
 """
@@ -23,7 +26,6 @@ import asyncio
 import collections
 import contextlib
 import logging
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -36,8 +38,6 @@ from .store import EventStore, StoredEvent, StoreError
 
 #: Events of one conversation held in memory; more are read back from the store as needed.
 BUFFER_LIMIT: Final = 1_000
-#: An event that waited longer than this before going to a session is marked ``queued``.
-QUEUED_AFTER: Final = 1.0
 #: Events read from the store per call when catching up.
 READ_BATCH: Final = 1_000
 
@@ -67,6 +67,8 @@ class _Conversation:
     complete: bool = False
     noticed: bool = False
     last_seq: int = 0
+    #: Events up to this seq found no session: they are delivered marked ``queued``.
+    waited_upto: int = 0
 
     def restart_from_cursor(self) -> None:
         """Forget what was sent: the next session gets everything above the cursor again."""
@@ -83,8 +85,9 @@ class _Conversation:
 class Dispatcher:
     """Delivers one channel's stored events to the sessions its conversations are routed to."""
 
-    def __init__(self, channel: str, store: EventStore, deciding: Deciding) -> None:
+    def __init__(self, channel: str, store: EventStore, deciding: Deciding, started_at: float) -> None:
         self.channel = channel
+        self.started_at = started_at
         self.store = store
         self.deciding = deciding
         self.seen = 0
@@ -243,13 +246,15 @@ class Dispatcher:
             state.restart_from_cursor()
             state.target = target
         if target is None:
+            state.waited_upto = state.last_seq
             await self._announce_wait(conversation, state, choice)
             return
         while target.can_take():
             event = await self._next(conversation, state)
             if event is None:
                 return
-            target.send_event(_delivered(event))
+            waited = event.seq <= state.waited_upto or event.received_at < self.started_at
+            target.send_event(_delivered(event, waited))
             state.sent = event.seq
             state.noticed = False
 
@@ -279,10 +284,10 @@ class Dispatcher:
         return sum(1 for state in self.conversations.values() if state.target is attachment and state.pending)
 
 
-def _delivered(event: StoredEvent) -> Delivered:
+def _delivered(event: StoredEvent, waited: bool) -> Delivered:
     """The event as sent to a session; one that waited says so (``queued``, ``queued_at``)."""
     meta = dict(event.meta)
-    if time.time() - event.received_at > QUEUED_AFTER:
+    if waited:
         meta["queued"] = "true"
         meta["queued_at"] = iso(event.received_at)
     return Delivered(event.channel, event.conversation, event.seq, event.id, event.content, meta)
@@ -293,4 +298,4 @@ def iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-__all__ = ["BUFFER_LIMIT", "QUEUED_AFTER", "Deciding", "Dispatcher", "iso"]
+__all__ = ["BUFFER_LIMIT", "Deciding", "Dispatcher", "iso"]

@@ -95,6 +95,8 @@ class HubOptions:
     idle_exit: float | None = None
     metrics_port: int | None = None
     prune_interval: float = PRUNE_INTERVAL
+    #: After the hub starts, how long bindings wait for their own session to reconnect.
+    reconnect_grace: float = RECONNECT_GRACE
 
 
 @dataclass
@@ -131,16 +133,19 @@ class Hub:
         self.counters: dict[str, _Counters] = {}
         self.listener: Listener | None = None
         self._stop = asyncio.Event()
+        #: Set once the hub listens (for a hub run inside another program's loop).
+        self.listening = asyncio.Event()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle_timer: asyncio.TimerHandle | None = None
         self._dispatcher_lock = asyncio.Lock()
 
     # ------------------------------------------------------------------ life
 
-    async def run(self, ready_fd: int | None = None, *, wait: bool = False) -> int:
+    async def run(self, ready_fd: int | None = None, *, wait: bool = False, signals: bool = True) -> int:
         """Serve until stopped (``hub stop``, a signal, idle exit); the process's exit status.
 
         ``wait``: when another hub runs, wait for it to exit instead of refusing to start.
+        ``signals``: stop on SIGTERM, SIGINT and SIGHUP (off for a hub inside a test's loop).
         """
         self.paths.prepare()
         lock = HubLock(self.paths)
@@ -155,12 +160,12 @@ class Hub:
         if ready_fd is None:
             await asyncio.to_thread(starting.enter_context, start_lock(self.paths))
         try:
-            return await self._serve(ready_fd, starting)
+            return await self._serve(ready_fd, starting, signals)
         finally:
             starting.close()
             lock.release()
 
-    async def _serve(self, ready_fd: int | None, starting: contextlib.ExitStack) -> int:
+    async def _serve(self, ready_fd: int | None, starting: contextlib.ExitStack, signals: bool) -> int:
         loop = asyncio.get_running_loop()
         try:
             await self.store.initialize()
@@ -178,8 +183,8 @@ class Hub:
                 await self.host.restore()
             self.listener = await listen(self.paths, self._make_link, self.http)
             if self.options.metrics_port is not None:
-                metrics = await listen_http(self.options.metrics_port, self.http)
-            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+                metrics = await listen_http(self.options.metrics_port, self.probe)
+            for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP) if signals else ():
                 loop.add_signal_handler(signum, self.stop)
             log.info(
                 "listening on %s (store %s, pid %d)",
@@ -189,8 +194,9 @@ class Hub:
             )
             signal_ready(ready_fd)
             starting.close()
+            self.listening.set()
             self._spawn(self._prune_forever(), "retention")
-            loop.call_later(RECONNECT_GRACE, self._kick_all)
+            loop.call_later(self.options.reconnect_grace, self._kick_all)
             self._idle_check()
             await self._stop.wait()
             log.info("stopping")
@@ -303,7 +309,7 @@ class Hub:
             return dispatcher
         async with self._dispatcher_lock:
             if channel not in self.dispatchers:
-                created = Dispatcher(channel, self.store, self)
+                created = Dispatcher(channel, self.store, self, self.started_at)
                 await created.start()
                 self.dispatchers[channel] = created
         return self.dispatchers[channel]
@@ -328,7 +334,7 @@ class Hub:
 
     @property
     def _settled(self) -> bool:
-        return time.time() - self.started_at >= RECONNECT_GRACE
+        return time.time() - self.started_at >= self.options.reconnect_grace
 
     async def waiting(self, channel: str, conversation: str, event: Any, choice: Choice) -> None:
         """Tell the sender once that their message waits (where the channel can answer)."""
@@ -684,7 +690,18 @@ class Hub:
         ]
 
     async def http(self, request: HttpRequest) -> HttpResponse:
-        """``/healthz`` and ``/metrics`` on the socket (and the optional loopback port)."""
+        """``/healthz`` and ``/metrics`` on the socket. In TCP mode ``/metrics`` (which names the
+        channels and counts) needs ``Authorization: Bearer <token>``; ``/healthz`` says only "ok"."""
+        token = self.listener.token if self.listener is not None else None
+        if token is not None and request.path == "/metrics":
+            offered = request.headers.get("authorization", "").removeprefix("Bearer ").strip()
+            if not hmac.compare_digest(offered.encode(), token.encode()):
+                return HttpResponse(401, b"send Authorization: Bearer <the token in hub.token>\n")
+        return await self.probe(request)
+
+    async def probe(self, request: HttpRequest) -> HttpResponse:
+        """``/healthz`` and ``/metrics`` (the loopback metrics port serves this without a token: the
+        user asked for a port a scraper can read)."""
         if request.method not in ("GET", "HEAD"):
             return HttpResponse(405, b"use GET\n")
         if request.path == "/healthz":
