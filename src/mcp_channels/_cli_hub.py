@@ -93,6 +93,7 @@ def _run(argv: Sequence[str]) -> int:
     parser.add_argument("--ready-fd", type=int, help=argparse.SUPPRESS)
     options = parser.parse_args(argv)
     from .hub import run_hub
+    from .hub._runner import HubRunner
     from .hub.store import InvalidInput, Retention
 
     try:
@@ -106,6 +107,7 @@ def _run(argv: Sequence[str]) -> int:
         metrics_port=options.metrics_port,
         ready_fd=options.ready_fd,
         wait=options.wait,
+        host_factory=HubRunner,
     )
     # At once, as a channel server does: a platform library's thread must not keep a stopped hub alive.
     sys.stderr.flush()

@@ -33,7 +33,13 @@ commands:
 'mcp-channels <command> --help' tells more."""
 
 
-SERVE_USAGE = "usage: mcp-channels serve <channel> [--name <mcp-server-name>]   (channel: one of: {channels})"
+SERVE_USAGE = (
+    "usage: mcp-channels serve <channel> [--name <mcp-server-name>] [--hub auto|off|required]"
+    " [--session-name <name>]   (channel: one of: {channels})"
+)
+#: ``--hub`` when the command line does not say: ``auto``, ``off`` or ``required``.
+HUB_VAR = "MCP_CHANNELS_HUB"
+HUB_MODES = ("auto", "off", "required")
 
 
 def serve_arguments(argv: Sequence[str]) -> tuple[str, str | None]:
@@ -60,10 +66,42 @@ def serve_arguments(argv: Sequence[str]) -> tuple[str, str | None]:
     return channel, name
 
 
+def hub_options(argv: Sequence[str], environ: dict[str, str] | None = None) -> tuple[list[str], str, str | None]:
+    """``serve``'s hub options taken out of ``argv``: the rest, the hub mode, the session name.
+
+    ``--hub`` defaults to ``MCP_CHANNELS_HUB``, else ``auto``; ValueError for a mode that is
+    none of ``auto``, ``off``, ``required``.
+    """
+    import os
+
+    env = os.environ if environ is None else environ
+    rest: list[str] = []
+    mode, session_name = env.get(HUB_VAR, "").strip().lower() or "auto", None
+    words = iter(argv)
+    for word in words:
+        option, equals, value = word.partition("=")
+        if option not in ("--hub", "--session-name"):
+            rest.append(word)
+            continue
+        if not equals:
+            value = next(words, "")
+        if not value or value.startswith("-"):
+            raise ValueError(f"{option} needs a value")
+        if option == "--hub":
+            mode = value.lower()
+        else:
+            session_name = value
+    if mode not in HUB_MODES:
+        raise ValueError(f"--hub takes one of {', '.join(HUB_MODES)}, not {mode!r}")
+    return rest, mode, session_name
+
+
 def _serve(argv: Sequence[str]) -> int:
     try:
-        channel_name, server_name = serve_arguments(argv)
-    except ValueError:
+        rest, hub_mode, session_name = hub_options(argv)
+        channel_name, server_name = serve_arguments(rest)
+    except ValueError as exc:
+        print(f"{exc}\n" if "--hub" in str(exc) else "", end="", file=sys.stderr)
         print(SERVE_USAGE.format(channels=", ".join(CHANNELS)), file=sys.stderr)
         return 2
     import importlib
@@ -77,9 +115,15 @@ def _serve(argv: Sequence[str]) -> int:
 
         os.environ[SERVER_NAME_VAR] = server_name  # read where the server decides whether it delivers
     claim_stdout()  # before the channel's platform library is imported: stdout is the protocol's
-    module = importlib.import_module(CHANNELS[channel_name])
     try:
-        channel = module.build()
+        if hub_mode == "off":
+            channel = importlib.import_module(CHANNELS[channel_name]).build()
+        else:
+            from .hub._shim import build_shim
+
+            channel = build_shim(
+                channel_name, server_name, session_name, "required" if hub_mode == "required" else "auto"
+            )
     except FatalError as exc:  # a setting the user must fix: the message says which
         print(f"{channel_name} channel: {exc}", file=sys.stderr)
         return 1

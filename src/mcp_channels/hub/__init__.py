@@ -24,10 +24,10 @@ from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
     from ._client import HubRequestError, ask
-    from ._daemon import HubStartError, running_pid, spawn, start_lock
+    from ._daemon import HubStartError, reach_hub, running_pid, spawn, start_lock
     from ._hub import ChannelHost, Hub, HubOptions, SettingsConflict
     from ._install import ServiceFile, install, service_file
-    from ._main import StopOutcome, reach_hub, run_hub, stop_hub
+    from ._main import StopOutcome, run_hub, stop_hub
     from ._paths import HubPathError, HubPaths
     from ._socket import HubUnreachable
     from ._wire import ROUTE, STATUS, SessionInfo
@@ -51,7 +51,7 @@ _EXPORTS = {
     "ROUTE": "_wire",
     "SessionInfo": "_wire",
     "StopOutcome": "_main",
-    "reach_hub": "_main",
+    "reach_hub": "_daemon",
     "run_hub": "_main",
     "stop_hub": "_main",
     "ServiceFile": "_install",

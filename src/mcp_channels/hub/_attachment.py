@@ -52,9 +52,10 @@ class Attachment:
     def send_verdict(self, request_id: str, behavior: str) -> None:
         self.link.peer.notify(PERMISSION_VERDICT, {"request_id": request_id, "behavior": behavior})
 
-    def notice(self, message: str, level: str = "warning") -> None:
+    def notice(self, message: str, level: str = "warning", *, attached: bool = False) -> None:
+        """A line for the session's stderr; ``attached`` says a refusal is over."""
         if self.open:
-            self.link.peer.notify(NOTICE, {"level": level, "message": message})
+            self.link.peer.notify(NOTICE, {"level": level, "message": message, "attached": attached})
 
     def describe(self) -> dict[str, object]:
         """For ``hub status``."""

@@ -20,6 +20,7 @@ import asyncio
 import contextlib
 import errno
 import fcntl
+import logging
 import os
 import select
 import signal
@@ -31,7 +32,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
+from ..jsonrpc import NotificationHandler, RequestHandler
 from ._paths import HubPaths
+from ._socket import HubUnreachable, Link, connect
 
 #: How long a starter waits for a new hub to listen (it imports little; under load it can be slow).
 START_TIMEOUT: Final = 20.0
@@ -219,6 +222,40 @@ def is_private_file(path: Path) -> bool:
     return info.st_uid == os.getuid() and not info.st_mode & 0o077
 
 
+async def reach_hub(
+    paths: HubPaths,
+    *,
+    start: bool,
+    on_request: RequestHandler | None = None,
+    on_notification: NotificationHandler | None = None,
+    logger: logging.Logger | None = None,
+) -> Link:
+    """A link to the hub, what a ``serve`` shim does: with ``start`` (``--hub auto``), a hub is
+    started when none answers, under the start lock, so two sessions starting together start one.
+
+    Raises :class:`HubUnreachable` (``start=False``) or :class:`HubStartError`.
+    """
+    try:
+        return await connect(paths, on_request=on_request, on_notification=on_notification, logger=logger)
+    except HubUnreachable:
+        if not start:
+            raise
+    await asyncio.to_thread(_start_once, paths)
+    return await connect(paths, on_request=on_request, on_notification=on_notification, logger=logger)
+
+
+def _start_once(paths: HubPaths) -> None:
+    """Start a hub unless one is running (blocking: runs in a thread).
+
+    Every hub holds the start lock until it listens (one started here: through its starter), so
+    a hub found running under this lock is listening already.
+    """
+    paths.prepare()
+    with start_lock(paths):
+        if running_pid(paths) is None:
+            spawn(paths)
+
+
 __all__ = [
     "START_TIMEOUT",
     "HubLock",
@@ -226,6 +263,7 @@ __all__ = [
     "hub_command",
     "is_private_file",
     "log_tail",
+    "reach_hub",
     "running_pid",
     "signal_ready",
     "spawn",

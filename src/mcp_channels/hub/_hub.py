@@ -480,7 +480,9 @@ class Hub:
             except SettingsConflict:
                 continue
             waiting.refused = None
-            waiting.notice(f"{channel}: the conflicting session has gone; this session is now attached", "info")
+            waiting.notice(
+                f"{channel}: the conflicting session has gone; this session is now attached", "info", attached=True
+            )
             (await self.dispatcher(channel)).kick()
 
     async def _record(self, session: _wire.SessionInfo) -> None:
@@ -509,7 +511,9 @@ class Hub:
         name, arguments = params["name"], params.get("arguments")
         if attachment.refused is not None:
             return {"content": [{"type": "text", "text": f"{name} failed: {attachment.refused}"}], "isError": True}
-        assert self.host is not None
+        if self.host is None:
+            text = f"{name} failed: this hub runs no channels (it only routes events from its store)"
+            return {"content": [{"type": "text", "text": text}], "isError": True}
         result = await self.host.call_tool(attachment.channel, name, arguments)
         conversation = conversation_of_call(attachment.channel, name, arguments)
         if conversation is not None and attachment.routable and not result.get("isError"):

@@ -1,9 +1,4 @@
-"""Entry points of the hub's life: run it, stop it, and find (or start) it from a session.
-
-``run_hub`` is ``mcp-channels hub run``. ``stop_hub`` is ``hub stop``. ``reach_hub`` is what a
-``serve`` shim does with ``--hub auto``: connect, and when nothing answers, start a hub under the
-start lock (so two sessions starting together start one) and connect to it.
-"""
+"""Entry points of the hub's life: ``run_hub`` is ``mcp-channels hub run``, ``stop_hub`` is ``hub stop``."""
 
 from __future__ import annotations
 
@@ -11,11 +6,11 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from ..jsonrpc import ConnectionClosed, JsonRpcError, NotificationHandler, RequestHandler
-from ._daemon import running_pid, spawn, start_lock, terminate, wait_released
+from ..jsonrpc import ConnectionClosed, JsonRpcError
+from ._daemon import running_pid, terminate, wait_released
 from ._hub import HostFactory, Hub, HubOptions, configure_hub_logging
 from ._paths import HubPaths
-from ._socket import HubUnreachable, Link, connect, read_token
+from ._socket import HubUnreachable, connect, read_token
 from ._wire import HELLO, PROTOCOL_VERSION, STOP
 from .store import Retention
 
@@ -77,37 +72,4 @@ async def stop_hub(paths: HubPaths, timeout: float) -> StopOutcome:
     return StopOutcome(False, f"the hub (pid {pid}) did not stop within {timeout:g}s")
 
 
-async def reach_hub(
-    paths: HubPaths,
-    *,
-    start: bool,
-    on_request: RequestHandler | None = None,
-    on_notification: NotificationHandler | None = None,
-    logger: logging.Logger | None = None,
-) -> Link:
-    """A link to the hub; with ``start``, one is started when none answers.
-
-    Raises :class:`HubUnreachable` (``start=False``) or :class:`HubStartError`.
-    """
-    try:
-        return await connect(paths, on_request=on_request, on_notification=on_notification, logger=logger)
-    except HubUnreachable:
-        if not start:
-            raise
-    await asyncio.to_thread(_start_once, paths)
-    return await connect(paths, on_request=on_request, on_notification=on_notification, logger=logger)
-
-
-def _start_once(paths: HubPaths) -> None:
-    """Start a hub unless one is running (blocking: runs in a thread).
-
-    Every hub holds the start lock until it listens (one started here: through its starter), so
-    a hub found running under this lock is listening already.
-    """
-    paths.prepare()
-    with start_lock(paths):
-        if running_pid(paths) is None:
-            spawn(paths)
-
-
-__all__ = ["StopOutcome", "reach_hub", "run_hub", "stop_hub"]
+__all__ = ["StopOutcome", "run_hub", "stop_hub"]

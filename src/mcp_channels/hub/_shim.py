@@ -1,0 +1,240 @@
+"""The ``serve`` shim: what Claude Code runs in each session when the hub is on.
+
+To Claude Code it is the channel's own server: it answers ``initialize`` from the channel's
+declaration (its instructions, tools and permission capability; built without starting
+anything, so no platform library is imported), with the stdio runner's handshake, readiness
+hold and bounded outgoing queue. Behind that it holds one link to the hub:
+
+* events arrive (``hub/event``) and are queued for Claude Code; each is acknowledged
+  (``hub/ack``) only once its notification is written to stdout, which happens only after the
+  one-second readiness hold; an id already written is dropped (the hub may send it again after
+  a crash) and acknowledged when the first copy was written;
+* tool calls go to the hub, which runs them on its one copy of the channel; permission requests
+  go to the hub and verdicts come back;
+* when the link drops (the hub stopped or crashed) it connects again, starting a hub when
+  ``--hub auto`` and none answers; tool calls meanwhile wait up to :data:`RECONNECT_WAIT`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import collections
+import logging
+import os
+from typing import Any, Final, Literal
+
+from ..delivery import detect_delivery, identify_server
+from ..jsonrpc import ConnectionClosed, JsonRpcError
+from ..server import ChannelServer, FatalError, HostDisconnected, PermissionRequest, Tool, ToolResult
+from . import _hosting
+from ._daemon import HubStartError, reach_hub
+from ._paths import HubPaths
+from ._settings import channel_settings
+from ._socket import HubUnreachable, Link, read_token
+from ._wire import (
+    ACK,
+    ATTACH,
+    CALL_TOOL,
+    EVENT,
+    NOTICE,
+    PERMISSION_REQUEST,
+    PERMISSION_VERDICT,
+    Attach,
+    Delivered,
+    SessionInfo,
+    WireError,
+)
+
+HubMode = Literal["auto", "required"]
+#: How long a tool call waits for the hub to come back before it fails.
+RECONNECT_WAIT: Final = 10.0
+#: Ids of events written, remembered to drop a copy the hub sends again.
+REMEMBERED_IDS: Final = 10_000
+SESSION_NAME_VAR: Final = "MCP_CHANNELS_SESSION_NAME"
+
+
+class HubSession:
+    """The shim's link to the hub, as one task of the proxy channel."""
+
+    def __init__(self, proxy: ChannelServer, channel: str, server: str | None, name: str | None, mode: HubMode) -> None:
+        self.proxy = proxy
+        self.channel = channel
+        self.server = server or channel
+        self.name = name or os.environ.get(SESSION_NAME_VAR) or None
+        self.mode = mode
+        self.paths = HubPaths.from_environ()
+        self.log = proxy.log
+        self.link: Link | None = None
+        self.connected = asyncio.Event()
+        self.refused: str | None = None
+        self._written: collections.OrderedDict[str, asyncio.Future[None]] = collections.OrderedDict()
+
+    # ------------------------------------------------------------------ the link
+
+    async def run(self) -> None:
+        """Attach, and attach again whenever the link drops, for the life of the session."""
+        session = await asyncio.to_thread(self._session_info)
+        delay = 0.05
+        first = True
+        while True:
+            try:
+                link = await reach_hub(
+                    self.paths, start=self.mode == "auto", on_notification=self._notified, logger=self.log
+                )
+                result = await link.peer.request(ATTACH, self._attach(session).to_json())
+            except (HubUnreachable, HubStartError, JsonRpcError, ConnectionClosed, TimeoutError) as exc:
+                if first and self.mode == "required":
+                    raise FatalError(f"--hub required, but {exc}") from None
+                if first:
+                    self.log.error("cannot reach the hub: %s; retrying", exc)
+                first = False
+                await asyncio.sleep(delay)  # nothing to await: the hub is down
+                delay = min(delay * 2, 2.0)
+                continue
+            delay, first = 0.05, False
+            self._attached(link, result)
+            await link.closed.wait()
+            self.connected.clear()
+            self.link = None
+            self.log.warning("the connection to the hub was lost (%s); reconnecting", link.peer.close_reason)
+
+    def _session_info(self) -> SessionInfo:
+        delivery = detect_delivery(identify_server(self.channel, self.server))
+        host_pid = delivery.host_pid or os.getppid()
+        return SessionInfo(
+            key=os.environ.get("CLAUDE_CODE_SESSION_ID") or f"pid:{host_pid}",
+            pid=os.getpid(),
+            delivery=delivery.state,
+            delivery_reason=delivery.reason,
+            name=self.name,
+            project_dir=os.environ.get("CLAUDE_PROJECT_DIR") or os.getcwd(),
+            host_pid=host_pid,
+        )
+
+    def _attach(self, session: SessionInfo) -> Attach:
+        return Attach(session, self.channel, self.server, channel_settings(self.channel), read_token(self.paths))
+
+    def _attached(self, link: Link, result: Any) -> None:
+        answer = result if isinstance(result, dict) else {}
+        refused = answer.get("refused")
+        self.refused = refused if isinstance(refused, str) else None
+        if self.refused is not None:
+            self.log.error("the hub refused this session: %s", self.refused)
+        elif not answer.get("delivering"):
+            self.log.info(
+                "attached to the hub (pid %s): tools only, this session takes no events", answer.get("hub_pid")
+            )
+        else:
+            self.log.info("attached to the hub (pid %s)", answer.get("hub_pid"))
+        self.link = link
+        self.connected.set()
+
+    def _notified(self, method: str, params: Any) -> None:
+        try:
+            if method == EVENT:
+                self._event(Delivered.from_json(params))
+            elif method == PERMISSION_VERDICT:
+                behavior = params.get("behavior") if isinstance(params, dict) else None
+                request_id = params.get("request_id") if isinstance(params, dict) else None
+                if isinstance(request_id, str) and behavior in ("allow", "deny"):
+                    self.proxy.send_permission_verdict(request_id, behavior == "allow")
+            elif method == NOTICE and isinstance(params, dict):
+                level = logging.INFO if params.get("level") == "info" else logging.WARNING
+                self.log.log(level, "%s", str(params.get("message", ""))[:2000])
+                if params.get("attached") is True:
+                    self.refused = None
+        except WireError as exc:
+            self.log.warning("ignored a malformed %s from the hub: %s", method, exc)
+
+    # ------------------------------------------------------------------ events
+
+    def _event(self, event: Delivered) -> None:
+        earlier = self._written.get(event.id)
+        if earlier is not None:  # the hub sent it again (after a crash): one copy reaches Claude
+            earlier.add_done_callback(lambda done: self._ack(event, done))
+            return
+        try:
+            written = self.proxy.enqueue(event.content, **event.meta)
+        except HostDisconnected:
+            return  # Claude Code has gone: nothing is acknowledged, the hub keeps the event
+        self._written[event.id] = written
+        while len(self._written) > REMEMBERED_IDS:
+            self._written.popitem(last=False)
+        written.add_done_callback(lambda done: self._ack(event, done))
+
+    def _ack(self, event: Delivered, done: asyncio.Future[None]) -> None:
+        if done.cancelled() or done.exception() is not None or self.link is None:
+            return
+        self.link.peer.notify(ACK, {"channel": event.channel, "conversation": event.conversation, "seq": event.seq})
+
+    # ------------------------------------------------------------------ tools and permissions
+
+    def tool(self, name: str) -> Any:
+        """The handler of tool ``name``: the call, run by the hub's channel."""
+
+        async def forward(**arguments: Any) -> ToolResult:
+            try:
+                link = await self._ready_link()
+            except _Refused as exc:
+                return _error(f"{name} failed: {exc}")
+            try:
+                result = await link.peer.request(CALL_TOOL, {"name": name, "arguments": arguments}, timeout=None)
+            except (JsonRpcError, ConnectionClosed) as exc:
+                return _error(f"{name} failed: the hub did not answer ({exc})")
+            if not isinstance(result, dict) or not isinstance(result.get("content"), list):
+                return _error(f"{name} failed: the hub answered something that is not a tool result")
+            return ToolResult(result["content"], bool(result.get("isError")))
+
+        return forward
+
+    async def _ready_link(self) -> Link:
+        if self.refused is not None:
+            raise _Refused(self.refused)
+        try:
+            async with asyncio.timeout(RECONNECT_WAIT):
+                await self.connected.wait()
+        except TimeoutError:
+            raise _Refused(f"the hub is not reachable ({self.paths.directory}); see mcp-channels hub status") from None
+        assert self.link is not None
+        if self.refused is not None:
+            raise _Refused(self.refused)
+        return self.link
+
+    async def permission_request(self, request: PermissionRequest) -> None:
+        try:
+            link = await self._ready_link()
+        except _Refused as exc:
+            self.log.warning("permission request %s not relayed: %s", request.request_id, exc)
+            return
+        params = {
+            "request_id": request.request_id,
+            "tool_name": request.tool_name,
+            "description": request.description,
+            "input_preview": request.input_preview,
+            **request.extra,
+        }
+        link.peer.notify(PERMISSION_REQUEST, params)
+
+
+class _Refused(Exception):
+    """A tool call this session cannot make through the hub; the message is the tool's error."""
+
+
+def _error(text: str) -> ToolResult:
+    return ToolResult([{"type": "text", "text": text}], is_error=True)
+
+
+def build_shim(channel: str, server: str | None, session_name: str | None, mode: HubMode) -> ChannelServer:
+    """The proxy Claude Code talks to: the channel's declaration, served through the hub."""
+    declared = _hosting.build(channel)
+    proxy = ChannelServer(declared.name, instructions=declared.instructions, version=declared.version)
+    link = HubSession(proxy, channel, server, session_name, mode)
+    for tool in _hosting.tools(declared):
+        proxy.add_tool(Tool(tool.name, tool.description, tool.input_schema, link.tool(tool.name)))
+    if declared.relays_permissions:
+        proxy.on_permission_request(link.permission_request)
+    proxy.task(link.run)
+    return proxy
+
+
+__all__ = ["SESSION_NAME_VAR", "HubSession", "build_shim"]
