@@ -138,6 +138,7 @@ class Hub:
         self._tasks: set[asyncio.Task[Any]] = set()
         self._idle_timer: asyncio.TimerHandle | None = None
         self._dispatcher_lock = asyncio.Lock()
+        self._expecting = False
 
     # ------------------------------------------------------------------ life
 
@@ -175,6 +176,9 @@ class Hub:
         metrics: asyncio.Server | None = None
         try:
             await self.routing.load()
+            # Sessions attached to a previous run (it crashed or was stopped) come back within a
+            # second or two; until then their bindings wait for them. A first start waits for none.
+            self._expecting = any(record.detached_at is None for record in self.routing.sessions.values())
             await self._forget_old_permissions()
             for stats in await self.store.stats():
                 await self.dispatcher(stats.channel)
@@ -334,7 +338,8 @@ class Hub:
 
     @property
     def _settled(self) -> bool:
-        return time.time() - self.started_at >= self.options.reconnect_grace
+        """Whether sessions of a previous run have had their time to come back."""
+        return not self._expecting or time.time() - self.started_at >= self.options.reconnect_grace
 
     async def waiting(self, channel: str, conversation: str, event: Any, choice: Choice) -> None:
         """Tell the sender once that their message waits (where the channel can answer)."""
