@@ -257,7 +257,7 @@ def _route(argv: Sequence[str]) -> int:
     parser.add_argument("target", nargs="*", help="<conversation> <session>, or with --prefix: <session name>")
     parser.add_argument("--prefix", help="a webhook path prefix (/ci/) instead of one conversation")
     parser.add_argument("--clear", action="store_true", help="remove the binding or route")
-    options = parser.parse_args(argv)
+    options = parser.parse_intermixed_args(argv)
     params = _route_params(parser, options)
     from .hub import ROUTE, HubPaths, HubRequestError, HubUnreachable, ask
 

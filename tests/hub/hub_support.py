@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from helpers import HostProcess, channel_config, write_mcp_config
 from mcp_channels.hub import HubPaths, running_pid
 from mcp_channels.hub._socket import Link, connect
 
@@ -167,3 +168,40 @@ class WireSession:
     def close(self) -> None:
         if self.link is not None:
             self.link.close()
+
+
+class HubSession:
+    """``mcp-channels host`` running ``serve <channel>`` through the hub in ``hub``: one Claude Code session."""
+
+    def __init__(
+        self, hub: HubDir, channel: str, workdir: Path, name: str, *, delivering: bool = True, **env: str
+    ) -> None:
+        self.channel = channel
+        settings = {
+            "MCP_CHANNELS_HUB": "auto",
+            "MCP_CHANNELS_HUB_DIR": str(hub.path),
+            "MCP_CHANNELS_SESSION_NAME": name,
+            "CLAUDE_PROJECT_DIR": f"/projects/{name}",
+            **env,
+        }
+        workdir.mkdir(parents=True, exist_ok=True)
+        config = write_mcp_config(workdir, channel_config(channel, env=settings))
+        flags = ["--dangerously-load-development-channels", f"server:{channel}"] if delivering else []
+        self.host = HostProcess(["--mcp-config", str(config), *flags])
+
+    async def start(self) -> HubSession:
+        await self.host.start()
+        await self.host.wait_stderr("the hub")  # attached, or refused
+        return self
+
+    async def call(self, tool: str, **arguments: Any) -> dict[str, Any]:
+        return await self.host.call(self.channel, tool, arguments)
+
+    async def event(self, content: str, timeout: float = 15.0) -> dict[str, Any]:
+        return await self.host.wait_type("event", content=content, timeout=timeout)
+
+    def contents(self) -> list[str]:
+        return [event["content"] for event in self.host.of_type("event")]
+
+    async def stop(self) -> None:
+        await self.host.stop()
