@@ -121,13 +121,11 @@ class WireSession:
         self, paths: HubPaths, channel: str, settings: dict[str, str] | None = None, server: str | None = None
     ) -> dict[str, Any]:
         self.link = await connect(paths, on_notification=self._notified)
-        session = {
-            "key": self.key, "pid": os.getpid(), "delivery": self.delivery, "name": self.name,
-            "project_dir": self.project,
-        }  # fmt: skip
+        forced = "deliver" if self.delivery == "delivering" else "tools-only"
         params = {
-            "protocol": 1, "session": session, "channel": channel, "server": server or channel,
-            "settings": settings or {},
+            "protocol": 1, "channel": channel, "server": server or channel, "pid": os.getpid(),
+            "environ": {"CLAUDE_CODE_SESSION_ID": self.key, "MCP_CHANNELS_DELIVERY": forced},
+            "settings": settings or {}, "name": self.name, "project_dir": self.project,
         }  # fmt: skip
         result: dict[str, Any] = await self.link.peer.request("hub/attach", params)
         return result

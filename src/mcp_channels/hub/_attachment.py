@@ -1,4 +1,4 @@
-"""One attached session shim, as the hub holds it: its link, what it announced, what it has in flight."""
+"""One attached session shim, as the hub holds it: who its session is, its link, what it has in flight."""
 
 from __future__ import annotations
 
@@ -6,8 +6,32 @@ import itertools
 import time
 from typing import Final
 
+from ..delivery import detect_delivery, identify_server
 from ._socket import Link
-from ._wire import EVENT, NOTICE, PERMISSION_VERDICT, WINDOW, Attach, Delivered, SessionInfo
+from ._wire import EVENT, NOTICE, PERMISSION_VERDICT, SESSION_ID_VAR, WINDOW, Attach, Delivered, SessionInfo
+
+
+def session_of(attach: Attach) -> SessionInfo:
+    """The session a shim belongs to, and whether it delivers, read from the shim's process tree.
+
+    Runs :func:`~mcp_channels.delivery.detect_delivery` for the shim's pid with the variables it
+    forwarded, as the shim itself would (blocking for a few milliseconds: call it in a thread).
+    The key is the Claude Code session id, else its pid: every shim of one session shares it.
+    """
+    identity = identify_server(attach.channel, attach.server, attach.environ)
+    delivery = detect_delivery(identity, attach.environ, pid=attach.pid)
+    host_pid = delivery.host_pid
+    key = attach.environ.get(SESSION_ID_VAR) or f"pid:{host_pid or attach.pid}"
+    return SessionInfo(
+        key=key,
+        pid=attach.pid,
+        delivery=delivery.state,
+        delivery_reason=delivery.reason,
+        name=attach.name,
+        project_dir=attach.project_dir,
+        host_pid=host_pid,
+    )
+
 
 _order: Final = itertools.count(1)
 
@@ -20,9 +44,9 @@ class Attachment:
     little of the hub.
     """
 
-    def __init__(self, link: Link, attach: Attach) -> None:
+    def __init__(self, link: Link, attach: Attach, session: SessionInfo) -> None:
         self.link = link
-        self.session: SessionInfo = attach.session
+        self.session = session
         self.channel = attach.channel
         self.server = attach.server
         self.settings = dict(attach.settings)
@@ -66,6 +90,7 @@ class Attachment:
             "server": self.server,
             "attached_at": self.attached_at,
             "delivery": self.session.delivery,
+            "delivery_reason": self.session.delivery_reason,
             "tools_only": not self.session.delivers,
             "refused": self.refused,
             "in_flight": len(self.inflight),

@@ -40,6 +40,10 @@ from .store import EventStore, StoredEvent, StoreError
 BUFFER_LIMIT: Final = 1_000
 #: Events read from the store per call when catching up.
 READ_BATCH: Final = 1_000
+#: Acknowledged cursors are written this long after the first acknowledgement, many at once: the
+#: next event's commit is not made to wait for a cursor's, and a crash in between costs only
+#: redelivery (which the session drops by id).
+ACK_DELAY: Final = 0.05
 
 log = logging.getLogger("mcp_channels.hub")
 
@@ -91,12 +95,17 @@ class Dispatcher:
         self.store = store
         self.deciding = deciding
         self.seen = 0
+        #: The newest seq the store has reported (``watch``); above ``seen`` means a read is due.
+        self.newest = 0
         self.conversations: dict[str, _Conversation] = {}
+        #: Conversations to look at on the next pass (``None``: all of them).
+        self._dirty: set[str] | None = None
         self.delivered = 0
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._acks: dict[str, int] = {}
+        self._stopping = asyncio.Event()
         self._ack_task: asyncio.Task[None] | None = None
 
     # ------------------------------------------------------------------ lifecycle
@@ -107,9 +116,8 @@ class Dispatcher:
             self.conversations[backlog.conversation] = _Conversation(
                 cursor=backlog.cursor, sent=backlog.cursor, last_seq=backlog.oldest_seq
             )
-        self.seen = 0
         watch = self.store.watch(self.channel)
-        self.seen = await anext(watch)
+        self.seen = self.newest = await anext(watch)
         for state in self.conversations.values():
             state.last_seq = max(state.last_seq, self.seen)  # an upper bound: enough for "pending"
         loop = asyncio.get_running_loop()
@@ -124,12 +132,18 @@ class Dispatcher:
                 task.cancel()
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
+        self._stopping.set()
         if self._ack_task is not None:
             await self._ack_task
         await self._flush_acks()
 
-    def kick(self) -> None:
-        """Something changed (an event, a session, a binding, an ack): look again soon."""
+    def kick(self, conversation: str | None = None) -> None:
+        """Something changed: look again soon at ``conversation`` (an event, an ack), or at every
+        conversation (a session came or went, a binding moved)."""
+        if conversation is None:
+            self._dirty = None
+        elif self._dirty is not None:
+            self._dirty.add(conversation)
         self._wake.set()
 
     # ------------------------------------------------------------------ events in
@@ -140,12 +154,15 @@ class Dispatcher:
             if event.seq <= self.seen:
                 continue  # a duplicate the store returned for an id it already had
             if event.seq != self.seen + 1:
+                self.newest = max(self.newest, event.seq)
                 break  # a gap: another commit finished later; catch up from the store
             self._take(event)
-        self.kick()
+        self._wake.set()
 
     def _take(self, event: StoredEvent) -> None:
         self.seen = event.seq
+        if self._dirty is not None:
+            self._dirty.add(event.conversation)
         state = self.conversations.get(event.conversation)
         if state is None:
             # Not in the map: every earlier event of it was acknowledged (see start and _take).
@@ -160,17 +177,20 @@ class Dispatcher:
                 state.complete = False
 
     async def _follow(self, watch: collections.abc.AsyncIterator[int]) -> None:
-        async for _ in watch:
-            self.kick()
+        async for newest in watch:
+            if newest > self.seen:  # not handed over (yet): a read may be due
+                self.newest = max(self.newest, newest)
+                self._wake.set()
 
     async def _catch_up(self) -> None:
         """Read whatever was committed past ``seen`` that was not handed over."""
-        while True:
+        while self.newest > self.seen:
             events = await self.store.read(self.channel, after=self.seen, limit=READ_BATCH)
             fresh = [event for event in events if event.seq > self.seen]
             for event in fresh:
                 self._take(event)
             if len(events) < READ_BATCH:
+                self.newest = self.seen  # everything stored so far has been read
                 return
 
     # ------------------------------------------------------------------ acknowledgements
@@ -189,11 +209,15 @@ class Dispatcher:
         if seq > self._acks.get(conversation, 0):
             self._acks[conversation] = seq
         if self._ack_task is None or self._ack_task.done():
-            self._ack_task = asyncio.get_running_loop().create_task(self._flush_acks())
-        self.kick()
+            self._ack_task = asyncio.get_running_loop().create_task(self._flush_acks(ACK_DELAY))
+        self.kick(conversation)
 
-    async def _flush_acks(self) -> None:
+    async def _flush_acks(self, delay: float = 0.0) -> None:
         """Write the acknowledged cursors, one store call per conversation, all in one group commit."""
+        if delay:
+            with contextlib.suppress(TimeoutError):
+                async with asyncio.timeout(delay):
+                    await self._stopping.wait()  # stop() cuts the delay short
         while self._acks:
             acks, self._acks = self._acks, {}
             results = await asyncio.gather(
@@ -221,9 +245,7 @@ class Dispatcher:
             await self._wake.wait()
             self._wake.clear()
             try:
-                await self._catch_up()
-                for conversation in list(self.conversations):
-                    await self._serve(conversation)
+                await self._pass()
             except StoreError as exc:
                 log.warning("%s: cannot read the event store (%s); retrying", self.channel, exc)
                 await asyncio.sleep(1.0)
@@ -232,6 +254,18 @@ class Dispatcher:
                 log.exception("%s: delivery failed; retrying", self.channel)
                 await asyncio.sleep(1.0)
                 self.kick()
+
+    async def _pass(self) -> None:
+        """Take what was committed, then serve the conversations something happened to."""
+        dirty, self._dirty = self._dirty, set()
+        await self._catch_up()
+        caught, self._dirty = self._dirty, set()
+        if dirty is None or caught is None:
+            conversations = list(self.conversations)
+        else:
+            conversations = [c for c in dirty | caught if c in self.conversations]
+        for conversation in conversations:
+            await self._serve(conversation)
 
     async def _serve(self, conversation: str) -> None:
         state = self.conversations[conversation]

@@ -30,7 +30,7 @@ from typing import Any, Final, Protocol
 
 from ..jsonrpc import INVALID_PARAMS, JsonRpcError
 from . import _commands, _metrics, _wire
-from ._attachment import Attachment
+from ._attachment import Attachment, session_of
 from ._conversations import conversation_of, conversation_of_call, event_id
 from ._daemon import HubLock, running_pid, signal_ready, start_lock
 from ._dispatch import Dispatcher
@@ -439,10 +439,11 @@ class Hub:
             raise JsonRpcError(INVALID_PARAMS, "this connection is attached already")
         client.authenticated = True
         assert client.link is not None
-        attachment = Attachment(client.link, attach)
+        session = await asyncio.to_thread(session_of, attach)
+        attachment = Attachment(client.link, attach, session)
         if self.host is not None:
             try:
-                await self.host.ensure(attach.channel, attach.settings, attach.session)
+                await self.host.ensure(attach.channel, attach.settings, session)
             except SettingsConflict as exc:
                 attachment.refused = str(exc)
         client.attachment = attachment
@@ -452,10 +453,12 @@ class Hub:
             self._idle_timer.cancel()
             self._idle_timer = None
         (await self.dispatcher(attach.channel)).kick()
-        what = "tools only (no channel flag)" if not attach.session.delivers else "delivering"
-        log.info("session %s attached for %s: %s", attach.session.label, attach.channel, attachment.refused or what)
+        what = "delivering" if session.delivers else f"tools only (no channel flag): {session.delivery_reason}"
+        log.info("session %s attached for %s: %s", session.label, attach.channel, attachment.refused or what)
         return {
-            "session": attach.session.key,
+            "session": session.key,
+            "delivery": session.delivery,
+            "delivery_reason": session.delivery_reason,
             "hub_pid": os.getpid(),
             "refused": attachment.refused,
             "delivering": attachment.routable,

@@ -23,7 +23,7 @@ import logging
 import os
 from typing import Any, Final, Literal
 
-from ..delivery import detect_delivery, identify_server
+from ..delivery import DECIDING_VARS
 from ..jsonrpc import ConnectionClosed, JsonRpcError
 from ..server import ChannelServer, FatalError, HostDisconnected, PermissionRequest, Tool, ToolResult
 from . import _hosting
@@ -39,9 +39,9 @@ from ._wire import (
     NOTICE,
     PERMISSION_REQUEST,
     PERMISSION_VERDICT,
+    SESSION_ID_VAR,
     Attach,
     Delivered,
-    SessionInfo,
     WireError,
 )
 
@@ -73,7 +73,6 @@ class HubSession:
 
     async def run(self) -> None:
         """Attach, and attach again whenever the link drops, for the life of the session."""
-        session = await asyncio.to_thread(self._session_info)
         delay = 0.05
         first = True
         while True:
@@ -81,7 +80,7 @@ class HubSession:
                 link = await reach_hub(
                     self.paths, start=self.mode == "auto", on_notification=self._notified, logger=self.log
                 )
-                result = await link.peer.request(ATTACH, self._attach(session).to_json())
+                result = await link.peer.request(ATTACH, self._attach().to_json())
             except (HubUnreachable, HubStartError, JsonRpcError, ConnectionClosed, TimeoutError) as exc:
                 if first and self.mode == "required":
                     raise FatalError(f"--hub required, but {exc}") from None
@@ -98,21 +97,18 @@ class HubSession:
             self.link = None
             self.log.warning("the connection to the hub was lost (%s); reconnecting", link.peer.close_reason)
 
-    def _session_info(self) -> SessionInfo:
-        delivery = detect_delivery(identify_server(self.channel, self.server))
-        host_pid = delivery.host_pid or os.getppid()
-        return SessionInfo(
-            key=os.environ.get("CLAUDE_CODE_SESSION_ID") or f"pid:{host_pid}",
+    def _attach(self) -> Attach:
+        env = os.environ
+        return Attach(
+            channel=self.channel,
+            server=self.server,
             pid=os.getpid(),
-            delivery=delivery.state,
-            delivery_reason=delivery.reason,
+            environ={key: env[key] for key in (*DECIDING_VARS, SESSION_ID_VAR) if key in env},
+            settings=channel_settings(self.channel),
             name=self.name,
-            project_dir=os.environ.get("CLAUDE_PROJECT_DIR") or os.getcwd(),
-            host_pid=host_pid,
+            project_dir=env.get("CLAUDE_PROJECT_DIR") or os.getcwd(),
+            token=read_token(self.paths),
         )
-
-    def _attach(self, session: SessionInfo) -> Attach:
-        return Attach(session, self.channel, self.server, channel_settings(self.channel), read_token(self.paths))
 
     def _attached(self, link: Link, result: Any) -> None:
         answer = result if isinstance(result, dict) else {}

@@ -7,10 +7,11 @@ is answered with ``-32602`` and changes nothing.
 
 A session's shim, after connecting:
 
-* ``hub/attach`` (request): who it is (:class:`SessionInfo`: the Claude Code session id, project
-  directory, ``--name``, pids, and whether its session delivers channel events), the channel and
-  the settings it was started with. The answer names the session key; a settings conflict with
-  another session is the error :data:`SETTINGS_CONFLICT`, with a message for the user.
+* ``hub/attach`` (request): who it is (its pid, the Claude Code session id and project directory,
+  its session name, the variables that decide whether its session delivers), the channel and the
+  settings it was started with. The hub makes the :class:`SessionInfo` of it. The answer names
+  the session key and says whether the session delivers, or why it is refused (settings that
+  conflict with another session's: the message is for the user).
 * ``hub/event`` (hub → shim, notification): one event, with its ``seq``, ``id`` and conversation.
   At most :data:`WINDOW` events are unacknowledged per attachment.
 * ``hub/ack`` (shim → hub, notification): the event was written to Claude Code and the readiness
@@ -50,11 +51,12 @@ STOP: Final = "hub/stop"
 
 #: Error codes of the hub (JSON-RPC's server-defined range).
 UNAUTHORIZED: Final = -32001
-SETTINGS_CONFLICT: Final = -32002
 NOT_ATTACHED: Final = -32003
 BAD_ROUTE: Final = -32005
 VERSION_MISMATCH: Final = -32006
 
+#: Set by Claude Code (and the host emulator) for the servers of a session: one id per session.
+SESSION_ID_VAR: Final = "CLAUDE_CODE_SESSION_ID"
 #: Events sent to one attachment and not yet acknowledged, at most. Enough to keep the pipe busy;
 #: small enough that a session whose Claude Code stopped reading holds little of the hub.
 WINDOW: Final = 256
@@ -133,22 +135,33 @@ class SessionInfo:
 
 @dataclass(frozen=True)
 class Attach:
-    """``hub/attach`` params: a session's shim asking for one channel's events and tools."""
+    """``hub/attach`` params: a session's shim asking for one channel's events and tools.
 
-    session: SessionInfo
+    The shim says who it is and what it was started with; the hub works out the session from it
+    (:func:`mcp_channels.hub._sessions.session_of`), whether it delivers included, so the shim
+    need not load the process-table library that takes.
+    """
+
     channel: str
     server: str
+    pid: int
+    environ: Mapping[str, str]
     settings: Mapping[str, str]
+    name: str | None = None
+    project_dir: str | None = None
     token: str | None = None
 
     def to_json(self) -> dict[str, Any]:
         return {
             "protocol": PROTOCOL_VERSION,
             "token": self.token,
-            "session": self.session.to_json(),
             "channel": self.channel,
             "server": self.server,
+            "pid": self.pid,
+            "environ": dict(self.environ),
             "settings": dict(self.settings),
+            "name": self.name,
+            "project_dir": self.project_dir,
         }
 
     @classmethod
@@ -156,10 +169,13 @@ class Attach:
         data = _object(raw, "params")
         check_version(data)
         return cls(
-            session=SessionInfo.from_json(data.get("session")),
             channel=_text(data.get("channel"), "channel", 64),
             server=_text(data.get("server"), "server", MAX_LABEL),
+            pid=_pid(data.get("pid"), "pid"),
+            environ=settings_from_json(data.get("environ"), "environ"),
             settings=settings_from_json(data.get("settings")),
+            name=_optional_text(data.get("name"), "name", MAX_LABEL),
+            project_dir=_optional_text(data.get("project_dir"), "project_dir", MAX_PATH),
             token=_optional_text(data.get("token"), "token", MAX_LABEL),
         )
 
@@ -233,11 +249,11 @@ def check_version(data: Mapping[str, Any]) -> None:
         )
 
 
-def settings_from_json(raw: Any) -> dict[str, str]:
-    """A channel's settings: environment variable names to values, bounded."""
-    data = _object(raw, "settings")
+def settings_from_json(raw: Any, what: str = "settings") -> dict[str, str]:
+    """Environment variables (a channel's settings, or what decides a session's delivery), bounded."""
+    data = _object(raw, what)
     if len(data) > MAX_SETTINGS:
-        raise WireError(f"at most {MAX_SETTINGS} settings")
+        raise WireError(f"at most {MAX_SETTINGS} {what}")
     settings: dict[str, str] = {}
     for key, value in data.items():
         if not isinstance(key, str) or not key.replace("_", "a").isalnum() or not key[:1].isalpha():
@@ -289,7 +305,7 @@ __all__ = [
     "PERMISSION_VERDICT",
     "PROTOCOL_VERSION",
     "ROUTE",
-    "SETTINGS_CONFLICT",
+    "SESSION_ID_VAR",
     "STATUS",
     "STOP",
     "UNAUTHORIZED",
