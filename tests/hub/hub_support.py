@@ -147,9 +147,13 @@ class WireSession:
 
     def ack(self, event: dict[str, Any]) -> None:
         assert self.link is not None
-        self.link.peer.notify(
-            "hub/ack", {"channel": event["channel"], "conversation": event["conversation"], "seq": event["seq"]}
-        )
+        ack = {
+            "channel": event["channel"],
+            "conversation": event["conversation"],
+            "seq": event["seq"],
+            "id": event["id"],
+        }
+        self.link.peer.notify("hub/ack", ack)
 
     async def wait_events(self, count: int, timeout: float = 10.0) -> list[dict[str, Any]]:
         async with asyncio.timeout(timeout), self._changed:

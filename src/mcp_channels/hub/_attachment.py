@@ -53,6 +53,10 @@ class Attachment:
         self.attached_at = time.time()
         self.order = next(_order)
         self.inflight: dict[int, str] = {}
+        #: Events sent while being committed, by id: their conversation, until the seq is known.
+        self.early: dict[str, str] = {}
+        self._early_acked: set[str] = set()
+        self._early_seqs: dict[str, int] = {}
         self.delivered = 0
         #: Why this attachment gets no events or tools (a settings conflict), or ``None``.
         self.refused: str | None = None
@@ -67,11 +71,35 @@ class Attachment:
         return self.open and self.refused is None and self.session.delivers
 
     def can_take(self) -> bool:
-        return self.routable and len(self.inflight) < WINDOW
+        return self.routable and len(self.inflight) + len(self.early) < WINDOW
 
     def send_event(self, event: Delivered) -> None:
         self.inflight[event.seq] = event.conversation
         self.link.peer.notify(EVENT, event.to_json())
+
+    def send_early(self, event: Delivered) -> None:
+        """An event whose commit is under way (seq 0): acknowledged by id."""
+        self.early[event.id] = event.conversation
+        self.link.peer.notify(EVENT, event.to_json())
+
+    def early_committed(self, event_id: str, seq: int) -> bool:
+        """The early event ``event_id`` is stored as ``seq``; ``True`` when the session already acknowledged it."""
+        conversation = self.early.pop(event_id, None)
+        if conversation is None:
+            return False
+        self.inflight[seq] = conversation
+        if event_id in self._early_acked:
+            self._early_acked.discard(event_id)
+            return True
+        self._early_seqs[event_id] = seq
+        return False
+
+    def early_acknowledged(self, event_id: str) -> int | None:
+        """The session wrote an early event: its seq when committed (to count now), else ``None`` (counted later)."""
+        seq = self._early_seqs.pop(event_id, None)
+        if seq is None and event_id in self.early:
+            self._early_acked.add(event_id)
+        return seq
 
     def send_verdict(self, request_id: str, behavior: str) -> None:
         self.link.peer.notify(PERMISSION_VERDICT, {"request_id": request_id, "behavior": behavior})

@@ -6,6 +6,14 @@ it for anything else (a gap between concurrent commits, another hub on a shared 
 conversation, it asks where the events go (:meth:`Deciding.decide`) and sends them there, at most
 :data:`~._wire.WINDOW` unacknowledged per attachment.
 
+**Sent while being committed.** A conversation that is caught up with a live session gets its
+next event at once, while the store commits it (:meth:`Dispatcher.before_commit`), with seq 0;
+the session acknowledges it by id, and the acknowledgement counts once the commit has given the
+seq. A commit takes a disk sync (a few tenths of a millisecond); Claude Code need not wait for
+it. Nothing acknowledges the platform before the commit, so a crash loses nothing; an event
+whose commit failed was delivered but is not stored, and the platform offers it again (Telegram
+with the same id, which the session drops; a webhook sender's retry is a new delivery).
+
 Promises:
 
 * **Order.** A conversation's events reach its session in seq order.
@@ -34,7 +42,7 @@ from typing import Final, Protocol
 from ._attachment import Attachment
 from ._router import Choice
 from ._wire import WINDOW, Delivered
-from .store import EventStore, StoredEvent, StoreError
+from .store import Event, EventStore, StoredEvent, StoreError
 
 #: Events of one conversation held in memory; more are read back from the store as needed.
 BUFFER_LIMIT: Final = 1_000
@@ -58,6 +66,15 @@ class Deciding(Protocol):
         """The conversation has events and no session: tell the sender once, where possible."""
 
 
+@dataclass(frozen=True)
+class Ticket:
+    """An event on its way into the store: its conversation, and the session it was sent to early."""
+
+    conversation: str
+    id: str
+    early: Attachment | None
+
+
 @dataclass
 class _Conversation:
     """One conversation's delivery state."""
@@ -73,6 +90,11 @@ class _Conversation:
     last_seq: int = 0
     #: Events up to this seq found no session: they are delivered marked ``queued``.
     waited_upto: int = 0
+    #: Commits under way that were not sent early: until they are taken, sending early would
+    #: overtake them.
+    committing_late: int = 0
+    #: The routing version ``target`` was chosen under (-1: never).
+    routed: int = -1
 
     def restart_from_cursor(self) -> None:
         """Forget what was sent: the next session gets everything above the cursor again."""
@@ -105,6 +127,11 @@ class Dispatcher:
         self._task: asyncio.Task[None] | None = None
         self._watch_task: asyncio.Task[None] | None = None
         self._acks: dict[str, int] = {}
+        #: Events sent before their commit returned: id -> the attachment it went to.
+        self._early: dict[str, Attachment] = {}
+        #: Counts routing changes (sessions, bindings): a conversation's session is sent to early
+        #: only if it was chosen since the last one.
+        self._routing_version = 0
         self._stopping = asyncio.Event()
         self._ack_task: asyncio.Task[None] | None = None
 
@@ -142,13 +169,49 @@ class Dispatcher:
         conversation (a session came or went, a binding moved)."""
         if conversation is None:
             self._dirty = None
+            self._routing_version += 1
         elif self._dirty is not None:
             self._dirty.add(conversation)
         self._wake.set()
 
     # ------------------------------------------------------------------ events in
 
-    def offer(self, events: Iterable[StoredEvent]) -> None:
+    def before_commit(self, event: Event) -> Ticket:
+        """An event is about to be committed: send it now if its conversation is caught up with a live session."""
+        state = self.conversations.get(event.conversation)
+        target = state.target if state is not None else None
+        if (
+            state is None
+            or target is None
+            or state.routed != self._routing_version
+            or state.committing_late
+            or state.buffer
+            or not state.complete
+            or state.sent < state.last_seq
+            or not target.can_take()
+        ):
+            if state is not None:
+                state.committing_late += 1
+            return Ticket(event.conversation, event.id, None)
+        self._early[event.id] = target
+        target.send_early(_delivered_early(event))
+        return Ticket(event.conversation, event.id, target)
+
+    def commit_failed(self, ticket: Ticket) -> None:
+        """The store refused the event: the platform will offer it again."""
+        self._settle(ticket)
+        if ticket.early is not None:
+            ticket.early.early.pop(ticket.id, None)
+
+    def _settle(self, ticket: Ticket) -> None:
+        if ticket.early is not None:
+            self._early.pop(ticket.id, None)
+            return
+        state = self.conversations.get(ticket.conversation)
+        if state is not None and state.committing_late:
+            state.committing_late -= 1
+
+    def offer(self, events: Iterable[StoredEvent], ticket: Ticket | None = None) -> None:
         """Events the hub has just committed: taken without a read when they follow what was seen."""
         for event in sorted(events, key=lambda e: e.seq):
             if event.seq <= self.seen:
@@ -157,6 +220,8 @@ class Dispatcher:
                 self.newest = max(self.newest, event.seq)
                 break  # a gap: another commit finished later; catch up from the store
             self._take(event)
+        if ticket is not None and ticket.early is None:
+            self._settle(ticket)
         self._wake.set()
 
     def _take(self, event: StoredEvent) -> None:
@@ -170,6 +235,14 @@ class Dispatcher:
                 cursor=event.seq - 1, sent=event.seq - 1, complete=True
             )
         state.last_seq = event.seq
+        early = self._early.pop(event.id, None)
+        if early is not None:
+            if early is state.target and early.open:
+                state.sent = event.seq  # it went to the session while being committed
+                if early.early_committed(event.id, event.seq):
+                    self.acknowledged(early, event.conversation, event.seq)
+                return
+            early.early.pop(event.id, None)  # moved elsewhere meanwhile: it is sent again from the store
         if state.complete:
             state.buffer.append(event)
             if len(state.buffer) > BUFFER_LIMIT:
@@ -194,6 +267,12 @@ class Dispatcher:
                 return
 
     # ------------------------------------------------------------------ acknowledgements
+
+    def acknowledged_early(self, attachment: Attachment, conversation: str, event_id: str) -> None:
+        """The session wrote an event sent before its commit: counted now if committed, else once it is."""
+        seq = attachment.early_acknowledged(event_id)
+        if seq is not None:
+            self.acknowledged(attachment, conversation, seq)
 
     def acknowledged(self, attachment: Attachment, conversation: str, seq: int) -> None:
         """The session wrote the event ``seq``; its conversation's cursor moves (written in batches)."""
@@ -271,6 +350,7 @@ class Dispatcher:
         state = self.conversations[conversation]
         if not state.pending and not state.buffer:
             return
+        version = self._routing_version
         choice = await self.deciding.decide(self.channel, conversation)
         target = choice.target if isinstance(choice.target, Attachment) else None
         if target is not state.target:
@@ -279,6 +359,7 @@ class Dispatcher:
                     del state.target.inflight[seq]
             state.restart_from_cursor()
             state.target = target
+        state.routed = version
         if target is None:
             state.waited_upto = state.last_seq
             await self._announce_wait(conversation, state, choice)
@@ -318,6 +399,11 @@ class Dispatcher:
         return sum(1 for state in self.conversations.values() if state.target is attachment and state.pending)
 
 
+def _delivered_early(event: Event) -> Delivered:
+    """An event sent while being committed: it has no seq yet (0), and it did not wait."""
+    return Delivered(event.channel, event.conversation, 0, event.id, event.content, dict(event.meta))
+
+
 def _delivered(event: StoredEvent, waited: bool) -> Delivered:
     """The event as sent to a session; one that waited says so (``queued``, ``queued_at``)."""
     meta = dict(event.meta)
@@ -332,4 +418,4 @@ def iso(moment: float) -> str:
     return datetime.fromtimestamp(moment, UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-__all__ = ["BUFFER_LIMIT", "Deciding", "Dispatcher", "iso"]
+__all__ = ["BUFFER_LIMIT", "Deciding", "Dispatcher", "Ticket", "iso"]

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from ..protocol import METHOD_TOOLS_CALL
 from ..server import ChannelServer, Tool
+from ._declarations import Declaration
 
 #: Channel name -> module with a ``build(environ)`` returning its channel.
 CHANNEL_MODULES = {
@@ -60,6 +61,12 @@ def tools(channel: ChannelServer) -> list[Tool]:
     return list(channel._tools.values())
 
 
+def declaration(channel: ChannelServer) -> Declaration:
+    """What the channel declares to Claude Code: instructions, tools, whether it relays permissions."""
+    described = tuple(tool.to_json() for tool in tools(channel))
+    return Declaration(channel.name, channel.version, channel.instructions, described, channel.relays_permissions)
+
+
 def has_tool_argument(channel: ChannelServer, tool: str, argument: str) -> bool | None:
     """Whether ``tool`` takes ``argument``; ``None`` when the channel has no such tool."""
     for declared in tools(channel):
@@ -85,6 +92,7 @@ __all__ = [
     "EventTarget",
     "build",
     "call_tool",
+    "declaration",
     "has_tool_argument",
     "host",
     "relay_permission",

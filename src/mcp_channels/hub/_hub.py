@@ -248,15 +248,18 @@ class Hub:
         :class:`~.store.InvalidInput` for an event the store refuses (too large).
         """
         counters = self._counters(channel)
+        event = Event(event_id(meta), channel, conversation_of(meta), content, meta)
+        dispatcher = await self.dispatcher(channel)
+        ticket = dispatcher.before_commit(event)  # a caught-up conversation's session gets it now
         try:
-            event = Event(event_id(meta), channel, conversation_of(meta), content, meta)
             stored = await self.store.append([event])
         except StoreError:
             counters.commit_errors += 1
+            dispatcher.commit_failed(ticket)
             raise
         counters.received += 1
         counters.last_event_at = time.time()
-        (await self.dispatcher(channel)).offer(stored)
+        dispatcher.offer(stored, ticket)
 
     def verdict(self, channel: str, request_id: str, allow: bool) -> None:
         """A person answered a permission prompt: to the session that asked, and to no other; first answer wins."""
@@ -424,8 +427,11 @@ class Hub:
         try:
             if method == _wire.ACK:
                 ack = _wire.Ack.from_json(params)
-                if ack.channel == attachment.channel and ack.channel in self.dispatchers:
-                    self.dispatchers[ack.channel].acknowledged(attachment, ack.conversation, ack.seq)
+                dispatcher = self.dispatchers.get(ack.channel) if ack.channel == attachment.channel else None
+                if dispatcher is not None and ack.seq:
+                    dispatcher.acknowledged(attachment, ack.conversation, ack.seq)
+                elif dispatcher is not None:
+                    dispatcher.acknowledged_early(attachment, ack.conversation, ack.id)
             elif method == _wire.PERMISSION_REQUEST:
                 self._spawn(self._permission_request(attachment, params), "permission request")
         except _wire.WireError as exc:

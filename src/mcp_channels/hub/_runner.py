@@ -35,7 +35,7 @@ from ..access import AccessStore
 from ..protocol import validate_meta
 from ..server import ChannelServer, EventQueueFull, EventTooLarge, FatalError, QueueLimits
 from ..state import atomic_write
-from . import _hosting
+from . import _declarations, _hosting
 from ._attachment import Attachment
 from ._conversations import chat_of, conversation_of
 from ._hub import SettingsConflict
@@ -217,6 +217,10 @@ class HubRunner:
             hosted.access = AccessStore(hosted.name, Path(directory), static=False)
         hosted.sink = StoreSink(self, hosted.name, QueueLimits.from_environ(hosted.settings))
         _hosting.host(channel, hosted.sink)
+        try:
+            _declarations.save(self.hub.paths.directory, _hosting.declaration(channel), hosted.settings)
+        except OSError as exc:  # shims then build the channel themselves: slower, not wrong
+            log.warning("cannot save the declaration of %s: %s", hosted.name, exc)
         hosted.channel = channel
         hosted.state, hosted.error = "running", None
         loop = asyncio.get_running_loop()

@@ -26,7 +26,7 @@ from typing import Any, Final, Literal
 from ..delivery import DECIDING_VARS
 from ..jsonrpc import ConnectionClosed, JsonRpcError
 from ..server import ChannelServer, FatalError, HostDisconnected, PermissionRequest, Tool, ToolResult
-from . import _hosting
+from . import _declarations, _hosting
 from ._daemon import HubStartError, reach_hub
 from ._paths import HubPaths
 from ._settings import channel_settings
@@ -40,6 +40,7 @@ from ._wire import (
     PERMISSION_REQUEST,
     PERMISSION_VERDICT,
     SESSION_ID_VAR,
+    Ack,
     Attach,
     Delivered,
     WireError,
@@ -161,7 +162,7 @@ class HubSession:
     def _ack(self, event: Delivered, done: asyncio.Future[None]) -> None:
         if done.cancelled() or done.exception() is not None or self.link is None:
             return
-        self.link.peer.notify(ACK, {"channel": event.channel, "conversation": event.conversation, "seq": event.seq})
+        self.link.peer.notify(ACK, Ack(event.channel, event.conversation, event.seq, event.id).to_json())
 
     # ------------------------------------------------------------------ tools and permissions
 
@@ -221,12 +222,21 @@ def _error(text: str) -> ToolResult:
 
 
 def build_shim(channel: str, server: str | None, session_name: str | None, mode: HubMode) -> ChannelServer:
-    """The proxy Claude Code talks to: the channel's declaration, served through the hub."""
-    declared = _hosting.build(channel)
+    """The proxy Claude Code talks to: the channel's declaration, served through the hub.
+
+    The declaration comes from what the hub wrote when it built the channel with the same
+    settings (:mod:`._declarations`), so the channel's code is not even imported here; without
+    one, the channel is built (not started) to read it.
+    """
+    from .. import __version__
+
+    declared = _declarations.load(HubPaths.from_environ().directory, channel, __version__, channel_settings(channel))
+    if declared is None:
+        declared = _hosting.declaration(_hosting.build(channel))
     proxy = ChannelServer(declared.name, instructions=declared.instructions, version=declared.version)
     link = HubSession(proxy, channel, server, session_name, mode)
-    for tool in _hosting.tools(declared):
-        proxy.add_tool(Tool(tool.name, tool.description, tool.input_schema, link.tool(tool.name)))
+    for tool in declared.tools:
+        proxy.add_tool(Tool(tool["name"], tool["description"], tool["inputSchema"], link.tool(tool["name"])))
     if declared.relays_permissions:
         proxy.on_permission_request(link.permission_request)
     proxy.task(link.run)

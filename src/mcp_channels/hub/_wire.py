@@ -182,7 +182,7 @@ class Attach:
 
 @dataclass(frozen=True)
 class Delivered:
-    """``hub/event`` params: one stored event on its way to a session."""
+    """``hub/event`` params: one event on its way to a session; ``seq`` 0 while it is being committed."""
 
     channel: str
     conversation: str
@@ -222,14 +222,15 @@ class Delivered:
 
 @dataclass(frozen=True)
 class Ack:
-    """``hub/ack`` params: the session wrote the events of ``conversation`` up to ``seq``."""
+    """``hub/ack`` params: the session wrote the event ``seq`` (or, sent with seq 0, the event ``id``)."""
 
     channel: str
     conversation: str
     seq: int
+    id: str
 
     def to_json(self) -> dict[str, Any]:
-        return {"channel": self.channel, "conversation": self.conversation, "seq": self.seq}
+        return {"channel": self.channel, "conversation": self.conversation, "seq": self.seq, "id": self.id}
 
     @classmethod
     def from_json(cls, raw: Any) -> Ack:
@@ -238,6 +239,7 @@ class Ack:
             channel=_text(data.get("channel"), "channel", 64),
             conversation=_text(data.get("conversation"), "conversation", MAX_LABEL),
             seq=_seq(data.get("seq")),
+            id=_text(data.get("id"), "id", MAX_LABEL),
         )
 
 
@@ -287,8 +289,8 @@ def _pid(raw: Any, what: str) -> int:
 
 
 def _seq(raw: Any) -> int:
-    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 1:
-        raise WireError("seq must be a positive integer")
+    if not isinstance(raw, int) or isinstance(raw, bool) or raw < 0:
+        raise WireError("seq must be a whole number (0: not committed yet)")
     return raw
 
 
