@@ -193,6 +193,7 @@ class HubSession:
 
     async def start(self) -> HubSession:
         await self.host.start()
+        await self.host.wait_type("ready")
         await self.host.wait_stderr("the hub")  # attached, or refused
         return self
 

@@ -114,3 +114,40 @@ async def _connect(hub: HubDir, client: aiohttp.ClientSession, port: int) -> aio
     """The page's websocket, once the hub's fakechat listens (it starts with the first session)."""
     await wait_until(lambda: f"chat page at http://localhost:{port}" in (hub.path / "hub.log").read_text())
     return await client.ws_connect(f"ws://127.0.0.1:{port}/ws")
+
+
+async def test_a_later_session_answers_from_the_declaration_without_loading_the_channel(
+    hub: HubDir, opened: list[HubSession], tmp_path: Path
+) -> None:
+    """The second shim takes instructions and tools from what the hub wrote: no HTTP parser loaded."""
+    env = {"WEBHOOK_PORT": str(free_port()), "WEBHOOK_STATE_DIR": str(tmp_path / "webhook")}
+    first = await open_session(opened, hub, tmp_path, "webhook", "first", **env)
+    second = await open_session(opened, hub, tmp_path, "webhook", "second", **env)
+    declared = [session.host.of_type("server")[0] for session in (first, second)]
+    assert declared[0]["instructions"] == declared[1]["instructions"] and declared[0]["tools"] == declared[1]["tools"]
+    shims = [pid for pid in _shims(hub) if pid not in _shims_of(first)]
+    assert len(shims) == 1
+    maps = Path(f"/proc/{shims[0]}/maps").read_text()
+    assert "httptools" not in maps
+
+
+def _shims(hub: HubDir) -> list[int]:
+    """Pids of ``serve`` processes attached to this test's hub (their environment names its directory)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            environ = (entry / "environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if b"serve" in argv and f"MCP_CHANNELS_HUB_DIR={hub.path}".encode() in environ:
+            found.append(int(entry.name))
+    return found
+
+
+def _shims_of(session: HubSession) -> list[int]:
+    assert session.host.proc is not None
+    children = Path(f"/proc/{session.host.proc.pid}/task/{session.host.proc.pid}/children").read_text().split()
+    return [int(pid) for pid in children]
