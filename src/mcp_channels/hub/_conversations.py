@@ -16,6 +16,7 @@ otherwise a fresh one (unique across the hub's restarts). ``reply`` names its co
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 import os
 import time
@@ -34,21 +35,32 @@ _FRESH_PREFIX: Final = f"h{time.time_ns():x}.{os.getpid():x}."
 _fresh: Final = itertools.count(1)
 
 
+#: The store's bound on conversation keys and ids, in UTF-8 bytes.
+MAX_KEY_BYTES: Final = 256
+
+
 def conversation_of(meta: Mapping[str, str]) -> str:
-    """The routing key of an event with this meta."""
+    """The routing key of an event with this meta (always one the store takes)."""
     chat = meta.get("chat_id")
     if chat:
         thread = meta.get("thread_id")
-        return f"{chat}/{thread}" if thread else chat
-    return meta.get("path") or NO_CHAT
+        return _storable(f"{chat}/{thread}" if thread else chat)
+    return _storable(meta.get("path") or NO_CHAT)
 
 
 def event_id(meta: Mapping[str, str]) -> str:
     """A stable id where the platform numbers messages, else a unique one."""
     chat, message = meta.get("chat_id"), meta.get("message_id")
     if chat and message:
-        return f"{chat}:{message}"
+        return _storable(f"{chat}:{message}")
     return f"{_FRESH_PREFIX}{next(_fresh)}"
+
+
+def _storable(key: str) -> str:
+    """``key``, or a digest of it when it is too long or unprintable for the store (a 4 KB URL path)."""
+    if key.isprintable() and len(key.encode("utf-8", "surrogatepass")) <= MAX_KEY_BYTES:
+        return key
+    return "#" + hashlib.sha256(key.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def conversation_of_call(channel: str, tool: str, arguments: Any) -> str | None:
