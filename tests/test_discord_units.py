@@ -10,7 +10,7 @@ import pytest
 from mcp_channels.channels.discord._inbound import RecentlySent, iso_timestamp, kilobytes
 from mcp_channels.channels.discord._settings import DEFAULT_API_BASE, DiscordSettings
 from mcp_channels.channels.discord._tools import _megabytes
-from mcp_channels.server import FatalError
+from mcp_channels.errors import ConfigurationError
 from mcp_channels.text import fit, saved_file_name, text_length
 
 
@@ -28,12 +28,12 @@ def test_api_base_is_normalised_and_checked(tmp_path: Path) -> None:
         "http://127.0.0.1:9/api"
     )
     for bad in ("127.0.0.1:9", "file:///tmp/x", "http://"):
-        with pytest.raises(FatalError, match="is not an http"):
+        with pytest.raises(ConfigurationError, match="is not an http"):
             DiscordSettings.from_environ({**env, "DISCORD_API_BASE": bad})
 
 
 def test_whitespace_token_is_missing(tmp_path: Path) -> None:
-    with pytest.raises(FatalError, match="DISCORD_BOT_TOKEN required"):
+    with pytest.raises(ConfigurationError, match="DISCORD_BOT_TOKEN required"):
         DiscordSettings.from_environ({"DISCORD_STATE_DIR": str(tmp_path), "DISCORD_BOT_TOKEN": "  "})
 
 

@@ -30,7 +30,8 @@ from mcp_channels.channels.imessage._echo import ATTACHMENT_KEY, EchoFilter, ech
 from mcp_channels.channels.imessage._history import header, render_conversation
 from mcp_channels.channels.imessage._osascript import SEND_FILE_SCRIPT, SEND_TEXT_SCRIPT, Osascript, SendError
 from mcp_channels.channels.imessage._typedstream import decode_attributed_body
-from mcp_channels.server import FatalError, PermissionRequest
+from mcp_channels.errors import ConfigurationError
+from mcp_channels.server import PermissionRequest
 
 # --------------------------------------------------------------------------- attributedBody
 
@@ -313,7 +314,7 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
     ("value", "message"), [("soon", "is not a number"), ("0", "out of range"), ("600", "out of range")]
 )
 def test_bad_poll_interval_is_refused(tmp_path: Path, value: str, message: str) -> None:
-    with pytest.raises(FatalError) as raised:
+    with pytest.raises(ConfigurationError) as raised:
         IMessageConfig({"IMESSAGE_POLL_INTERVAL": value, "IMESSAGE_STATE_DIR": str(tmp_path)})
     assert str(raised.value).startswith("IMESSAGE_POLL_INTERVAL=") and message in str(raised.value)
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from mcp_channels.jsonrpc import METHOD_NOT_FOUND, JsonRpcError, Peer, encode_message
+from mcp_channels.errors import JsonRpcError
+from mcp_channels.jsonrpc import METHOD_NOT_FOUND, Peer, encode_message
 
 
 class Wire:

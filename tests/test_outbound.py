@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from mcp_channels.access import Access, GroupPolicy
+from mcp_channels.errors import ToolError
 from mcp_channels.outbound import MB, assert_chat_allowed, check_files
-from mcp_channels.server import ToolError
 
 
 def test_only_allowlisted_dms_and_opted_in_groups_are_targets() -> None:

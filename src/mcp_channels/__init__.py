@@ -19,24 +19,14 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .server import (
-    ChannelServer,
-    EventQueueFull,
-    EventTooLarge,
-    FatalError,
-    HostDisconnected,
-    PermissionRequest,
-    QueueLimits,
-    Tool,
-    ToolError,
-    ToolResult,
-)
+from .errors import ConfigurationError, EventQueueFull, EventTooLarge, HostDisconnected, ToolError
+from .server import ChannelServer, PermissionRequest, QueueLimits, Tool, ToolResult
 
 __all__ = [
     "ChannelServer",
+    "ConfigurationError",
     "EventQueueFull",
     "EventTooLarge",
-    "FatalError",
     "HostDisconnected",
     "PermissionRequest",
     "QueueLimits",

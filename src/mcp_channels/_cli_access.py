@@ -24,13 +24,13 @@ from .access import (
     DM_POLICIES,
     REPLY_TO_MODES,
     Access,
-    AccessError,
     AccessStore,
     GroupPolicy,
     approve_pairing,
     deny_pairing,
     epoch_ms,
 )
+from .errors import AccessError, UsageError
 from .state import credential, mask_secret, read_env_file, set_env_key, state_dir
 from .text import CHUNK_MODES, MESSAGE_LIMITS, pattern_error
 
@@ -84,10 +84,6 @@ PROFILES: Final = {
 ACCESS_CHANNELS: Final = tuple(name for name, profile in PROFILES.items() if profile.chunk_cap is not None)
 
 log = logging.getLogger("mcp_channels")
-
-
-class UsageError(Exception):
-    """The command line itself is wrong (exit status 2)."""
 
 
 class MissingCode(UsageError):

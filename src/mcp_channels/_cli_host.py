@@ -10,9 +10,10 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .enablement import EntrySyntaxError, ManagedSettings, add_flag_arguments, build_entries
+from .enablement import ManagedSettings, add_flag_arguments, build_entries
+from .errors import EntrySyntaxError, HostConfigError
 from .host.app import Host, HostOptions
-from .host.config import ConfigError, ServerSpec, load_mcp_config, load_plugin
+from .host.config import ServerSpec, load_mcp_config, load_plugin
 
 
 def _host_parser() -> argparse.ArgumentParser:
@@ -69,7 +70,7 @@ def host_command(argv: Sequence[str]) -> int:
     try:
         specs = _load_specs(options.mcp_config, options.plugin_dir)
         settings = ManagedSettings.load(options.managed_settings)
-    except (ConfigError, OSError, ValueError) as exc:
+    except (HostConfigError, OSError, ValueError) as exc:
         print(f"mcp-channels host: {exc}", file=sys.stderr)
         return 1
     if not specs:

@@ -13,9 +13,9 @@ import sys
 from collections.abc import Sequence
 
 from .channels.webhook import NAME, WebhookConfig, event_content, request_meta
+from .errors import ConfigurationError
 from .presets import file_name, shape
 from .protocol import render_channel_tag
-from .server import FatalError
 
 USAGE = """usage: mcp-channels webhook try <file|-> [--header 'Name: value' ...] [--path /p]
 
@@ -73,7 +73,7 @@ def webhook_command(argv: Sequence[str]) -> int:
         return 1
     try:
         config = WebhookConfig()
-    except FatalError as exc:
+    except ConfigurationError as exc:
         print(f"mcp-channels webhook try: {exc}", file=sys.stderr)
         return 1
     outcome = shape(body, headers, path, config.presets)

@@ -44,6 +44,7 @@ from ._access_format import GroupPolicy as GroupPolicy
 from ._access_format import PendingPairing as PendingPairing
 from ._access_format import parse_access as parse_access
 from ._access_format import render_access as render_access
+from .errors import AccessError
 from .state import atomic_write, ensure_private_dir, file_lock
 from .text import mention_patterns_match
 
@@ -71,10 +72,6 @@ RACY_WINDOW_NS: Final = 2_000_000_000
 PAIRED_MESSAGE: Final = "Paired! Say hi to Claude."
 
 T = TypeVar("T")
-
-
-class AccessError(ValueError):
-    """A request on the access file that cannot be carried out; the message says why."""
 
 
 # --------------------------------------------------------------------------- reading the file

@@ -67,7 +67,8 @@ def _serve(argv: Sequence[str]) -> int:
         return 2
     import importlib
 
-    from .server import FatalError, claim_stdout
+    from .errors import ConfigurationError
+    from .server import claim_stdout
 
     if server_name is not None:
         import os
@@ -79,7 +80,7 @@ def _serve(argv: Sequence[str]) -> int:
     module = importlib.import_module(CHANNELS[channel_name])
     try:
         channel = module.build()
-    except FatalError as exc:  # a setting the user must fix: the message says which
+    except ConfigurationError as exc:  # a setting the user must fix: the message says which
         print(f"{channel_name} channel: {exc}", file=sys.stderr)
         return 1
     channel.run()

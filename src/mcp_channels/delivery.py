@@ -40,7 +40,6 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Final, Literal, NoReturn
 
 from .enablement import (
-    EntrySyntaxError,
     ManagedSettings,
     ServerIdentity,
     add_flag_arguments,
@@ -49,6 +48,7 @@ from .enablement import (
     marketplace_of_folder,
     read_claude_flags,
 )
+from .errors import EntrySyntaxError
 
 if TYPE_CHECKING:
     import argparse

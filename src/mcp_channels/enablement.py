@@ -28,6 +28,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import EntrySyntaxError
+
 if TYPE_CHECKING:
     import argparse
 
@@ -44,14 +46,6 @@ ENTRY_SYNTAX_HELP = (
     "  plugin:<name>@<marketplace>  \u2014 plugin-provided channel (allowlist enforced)\n"
     "  server:<name>                \u2014 manually configured MCP server"
 )
-
-
-class EntrySyntaxError(ValueError):
-    """Untagged ``--channels`` entries; Claude Code prints the message and exits with status 1."""
-
-    def __init__(self, bad: Sequence[str]) -> None:
-        super().__init__(f"--channels entries must be tagged: {', '.join(bad)}\n{ENTRY_SYNTAX_HELP}")
-        self.bad = list(bad)
 
 
 @dataclass(frozen=True)
@@ -82,7 +76,7 @@ def parse_entries(words: Sequence[str], *, development: bool) -> list[ChannelEnt
             continue
         bad.append(word)
     if bad:
-        raise EntrySyntaxError(bad)
+        raise EntrySyntaxError(bad, ENTRY_SYNTAX_HELP)
     return entries
 
 

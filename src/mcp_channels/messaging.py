@@ -35,7 +35,8 @@ from .access import (
     pairing_reply,
     watch_approvals,
 )
-from .server import ChannelServer, PermissionRequest, ToolError
+from .errors import ToolError
+from .server import ChannelServer, PermissionRequest
 from .text import fit, text_length
 
 #: Button payloads of permission prompts: ``perm:<allow|deny|more>:<request id>``.

@@ -17,7 +17,7 @@ from pathlib import Path
 from ._protected import INBOX_DIR as INBOX_DIR
 from ._protected import Protected
 from .access import Access
-from .server import ToolError
+from .errors import ToolError
 
 MB = 1024 * 1024
 

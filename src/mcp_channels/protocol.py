@@ -19,6 +19,8 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any, Final
 
+from .errors import InvalidChannelEvent
+
 # --------------------------------------------------------------------------- names
 
 #: Protocol revision the server answers with (Claude Code asks for it; older ones are accepted).
@@ -147,10 +149,6 @@ def render_channel_tag(server: str, content: str, meta: Mapping[str, str] | None
         if is_valid_meta_key(key):
             attrs.append(f' {key}="{escape_attribute(value)}"')
     return f"<channel{''.join(attrs)}>\n{neutralise_closing_tags(content)}\n</channel>"
-
-
-class InvalidChannelEvent(ValueError):
-    """The params of a channel notification that Claude Code would drop whole."""
 
 
 def parse_channel_params(params: Any) -> tuple[str, dict[str, str]]:

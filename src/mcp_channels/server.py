@@ -40,7 +40,16 @@ from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Final, TypeVar
 
 from . import _pipes, _schema
-from .jsonrpc import INVALID_PARAMS, JsonRpcError, Peer, encode_message
+from .errors import (
+    ConfigurationError,
+    EventQueueFull,
+    EventTooLarge,
+    HostDisconnected,
+    JsonRpcError,
+    SchemaError,
+    ToolError,
+)
+from .jsonrpc import INVALID_PARAMS, Peer, encode_message
 from .protocol import (
     CAPABILITY_CHANNEL,
     CAPABILITY_PERMISSION,
@@ -84,33 +93,6 @@ F = TypeVar("F", bound=Callable[..., Any])
 log = logging.getLogger("mcp_channels.server")
 
 
-class FatalError(Exception):
-    """Raise from an adapter task to stop the server with this message and exit status 1.
-
-    For conditions a user must fix (a port in use, a missing token): the message is the whole
-    story, so no traceback is printed.
-    """
-
-
-class EventTooLarge(ValueError):
-    """The event would break Claude Code's 16 MiB line limit: Claude Code would drop the whole
-    connection, so it is refused here instead, and nothing after it is lost."""
-
-
-class EventQueueFull(Exception):
-    """The outgoing queue is at its bound: the host is not reading (or not ready) and the events
-    already waiting hold ``MCP_CHANNELS_QUEUE_EVENTS`` events or ``MCP_CHANNELS_QUEUE_BYTES``
-    bytes. Nothing was queued; try again later."""
-
-
-class HostDisconnected(ConnectionError):
-    """Stdout is closed: the host went away, and no event can be delivered any more."""
-
-
-class ToolError(Exception):
-    """Raise from a tool to answer the model with an error result (``isError``), not a crash."""
-
-
 @dataclass(frozen=True)
 class QueueLimits:
     """Bounds of the events waiting to be written to the host, held or buffered."""
@@ -133,7 +115,7 @@ def _positive_setting(environ: Mapping[str, str], key: str, default: int) -> int
     if not raw:
         return default
     if not raw.isdigit() or int(raw) < 1:
-        raise FatalError(f"{key}={raw!r} is not a positive whole number")
+        raise ConfigurationError(f"{key}={raw!r} is not a positive whole number")
     return int(raw)
 
 
@@ -497,7 +479,7 @@ class ChannelServer:
         arguments = params.get("arguments") or {}
         try:
             _schema.validate(arguments, {"type": "object", **tool.input_schema})
-        except _schema.SchemaError as exc:
+        except SchemaError as exc:
             return _error_result(f"{name} failed: invalid arguments: {exc}")
         declared = tool.input_schema.get("properties", {})
         kwargs = {k: v for k, v in arguments.items() if k in declared and v is not None}
@@ -589,7 +571,7 @@ class ChannelServer:
         except BaseException as exc:
             self._crash = exc
             name = getattr(function, "__name__", "adapter task")
-            if isinstance(exc, FatalError):
+            if isinstance(exc, ConfigurationError):
                 self.log.critical("%s", exc)
             else:
                 self.log.critical("%s crashed; exiting:\n%s", name, traceback.format_exc().rstrip())
@@ -700,9 +682,9 @@ class _OneLineFormatter(logging.Formatter):
 
 __all__ = [
     "ChannelServer",
+    "ConfigurationError",
     "EventQueueFull",
     "EventTooLarge",
-    "FatalError",
     "HostDisconnected",
     "PermissionRequest",
     "QueueLimits",

@@ -17,6 +17,8 @@ from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar
 
+from .errors import ConfigurationError
+
 ENV_FILE = ".env"
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
@@ -196,7 +198,7 @@ def mask_secret(value: str, keep: int = 6) -> str:
 
 
 def int_setting(environ: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
-    """An integer setting from the environment, or ``FatalError`` naming it when it is unusable.
+    """An integer setting from the environment, or :class:`ConfigurationError` naming it when it is unusable.
 
     Read once at start: a channel with a typo in its port must stop and say so, not fall back
     to a default the user did not ask for.
@@ -213,15 +215,13 @@ N = TypeVar("N", int, float)
 
 
 def _number_setting(environ: Mapping[str, str], key: str, default: N, low: N, high: N, parse: Callable[[str], N]) -> N:
-    from .server import FatalError
-
     raw = environ.get(key)
     if not raw:
         return default
     try:
         value = parse(raw)
     except ValueError:
-        raise FatalError(f"{key}={raw!r} is not a number") from None
+        raise ConfigurationError(f"{key}={raw!r} is not a number") from None
     if not low <= value <= high:
-        raise FatalError(f"{key}={raw} is out of range ({low:g}..{high:g})")
+        raise ConfigurationError(f"{key}={raw} is out of range ({low:g}..{high:g})")
     return value

@@ -56,7 +56,8 @@ from typing import Final
 
 from .. import _http1, presets
 from .._ratelimit import ThrottledLog
-from ..server import ChannelServer, EventQueueFull, EventTooLarge, FatalError, HostDisconnected, QueueLimits
+from ..errors import ConfigurationError, EventQueueFull, EventTooLarge, HostDisconnected
+from ..server import ChannelServer, QueueLimits
 from ..state import credential, float_setting, int_setting, state_dir
 
 NAME: Final = "webhook"
@@ -124,10 +125,7 @@ class WebhookConfig:
             max_connections=int_setting(env, "WEBHOOK_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, 1, 1 << 20),
             read_timeout=float_setting(env, "WEBHOOK_READ_TIMEOUT", DEFAULT_READ_TIMEOUT, 0.1, 3600.0),
         )
-        try:
-            self.presets = presets.load_settings(env, directory)
-        except presets.SettingsError as exc:
-            raise FatalError(str(exc)) from None
+        self.presets = presets.load_settings(env, directory)  # a SettingsError is a ConfigurationError
         self.inbox = presets.Inbox(
             directory / presets.INBOX_DIR, self.presets.inbox_max_files, self.presets.inbox_max_bytes
         )
@@ -373,7 +371,7 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
                 HOST, config.port, receiver.handle, precheck=receiver.precheck, limits=config.limits
             )
         except OSError as exc:
-            raise FatalError(
+            raise ConfigurationError(
                 f"cannot listen on {HOST}:{config.port}: {exc.strerror} (another webhook server running? set WEBHOOK_PORT)"
             ) from None
         receiver.server = server

@@ -17,8 +17,9 @@ The package knows nothing of HTTP or of the channel server: the webhook channel 
 
 from __future__ import annotations
 
+from ..errors import SettingsError
 from ._inbox import INBOX_DIR, Inbox, file_name
-from ._settings import SETTINGS_FILE, Route, Settings, SettingsError, load_settings
+from ._settings import SETTINGS_FILE, Route, Settings, load_settings
 from ._shape import Outcome, shape
 from ._text import CONTENT_LIMIT
 

@@ -17,10 +17,11 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final, NamedTuple
 
+from mcp_channels.errors import SettingsError, TemplateError
 from mcp_channels.protocol import RESERVED_META_KEY, is_valid_meta_key
 
 from ._filters import Condition, Filters
-from ._template import Expression, Selector, Template, TemplateError
+from ._template import Expression, Selector, Template
 
 SETTINGS_FILE: Final = "webhook.json"
 PRESETS: Final = ("auto", "github", "gitlab", "sentry", "alertmanager", "raw")
@@ -32,10 +33,6 @@ MAX_INBOX_BYTES: Final = 1 << 40
 RESERVED_META: Final = frozenset({RESERVED_META_KEY, "preset", "payload_path"})
 _ROUTE_KEYS: Final = ("path", "preset", "template", "meta", "only", "drop")
 _PATH_PATTERN: Final = re.compile(r"^/[^\s?#]*$")
-
-
-class SettingsError(ValueError):
-    """Settings that cannot be used; the message names the file or variable and the field."""
 
 
 def path_pattern(path: str) -> re.Pattern[str]:

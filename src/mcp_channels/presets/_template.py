@@ -24,6 +24,7 @@ import re
 from collections.abc import Callable
 from typing import Final, NamedTuple
 
+from mcp_channels.errors import TemplateError
 from mcp_channels.text import fit
 
 from ._text import CONTENT_LIMIT, compact_json, dig, first_line, one_line, scalar
@@ -34,10 +35,6 @@ MAX_EXPRESSIONS: Final = 64
 MAX_PATH_STEPS: Final = 32
 #: A ``[*]`` selection keeps at most this many values.
 MAX_SELECTED: Final = 100
-
-
-class TemplateError(ValueError):
-    """A template or selector that cannot be parsed; the message says where and why."""
 
 
 class _Wildcard:

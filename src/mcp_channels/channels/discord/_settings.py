@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Final
 from urllib.parse import urlsplit
 
-from ...server import FatalError
+from ...errors import ConfigurationError
 from ...state import ENV_FILE, credential, state_dir
 
 NAME: Final = "discord"
@@ -37,9 +37,11 @@ class DiscordSettings:
         directory = state_dir(NAME, env)
         token = (credential(TOKEN_KEY, directory, env) or "").strip()
         if not token:
-            raise FatalError(f"{TOKEN_KEY} required\n  set in {directory / ENV_FILE}\n  format: {TOKEN_KEY}=MTIz...")
+            raise ConfigurationError(
+                f"{TOKEN_KEY} required\n  set in {directory / ENV_FILE}\n  format: {TOKEN_KEY}=MTIz..."
+            )
         api_base = (env.get("DISCORD_API_BASE") or DEFAULT_API_BASE).rstrip("/")
         parts = urlsplit(api_base)
         if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise FatalError(f"DISCORD_API_BASE={api_base!r} is not an http(s) URL")
+            raise ConfigurationError(f"DISCORD_API_BASE={api_base!r} is not an http(s) URL")
         return cls(token=token, api_base=api_base, state_dir=directory)

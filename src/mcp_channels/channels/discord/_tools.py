@@ -12,9 +12,9 @@ from typing import Any, Final, ParamSpec
 import discord
 
 from ...access import AccessStore
+from ...errors import ToolError
 from ...messaging import ChatBridge, partial_failure, reply_targets, sent_summary
 from ...outbound import INBOX_DIR, MB, check_files
-from ...server import ToolError
 from ...state import atomic_write
 from ...text import chunk, saved_file_name, text_length
 from ._inbound import RecentlySent, attachment_name, iso_timestamp, kilobytes

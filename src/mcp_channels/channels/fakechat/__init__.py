@@ -16,7 +16,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
 from ..._schema import object_schema, string, string_list
-from ...server import ChannelServer, FatalError, PermissionRequest
+from ...errors import ConfigurationError
+from ...server import ChannelServer, PermissionRequest
 from ...state import ensure_private_dir
 from .chat import Fakechat
 from .config import NAME, FakechatConfig
@@ -75,7 +76,7 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
             for folder in (config.state, config.inbox, config.outbox):
                 ensure_private_dir(folder)
         except OSError as exc:
-            raise FatalError(f"cannot use the state directory {config.state}: {exc.strerror or exc}") from None
+            raise ConfigurationError(f"cannot use the state directory {config.state}: {exc.strerror or exc}") from None
         await serve(chat)
 
     return channel

@@ -14,8 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from ...errors import EventQueueFull, HostDisconnected, InputRefused, ToolError
 from ...protocol import cap_code_points, is_request_id, parse_permission_reply
-from ...server import ChannelServer, EventQueueFull, HostDisconnected, PermissionRequest, ToolError
+from ...server import ChannelServer, PermissionRequest
 from .config import FakechatConfig
 from .conversation import Conversation, Entry
 from .files import REPLY_FILE_LIMIT, copy_to_outbox
@@ -31,7 +32,7 @@ REPLY_TEXT_LIMIT: Final = 1024 * 1024
 PREVIEW_LIMIT: Final = 32_000
 
 
-class Refused(Exception):
+class Refused(InputRefused):
     """Input from the page that cannot be taken; the message says why, for the person."""
 
 

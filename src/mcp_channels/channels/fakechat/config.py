@@ -65,7 +65,7 @@ class FakechatConfig:
 
     @classmethod
     def from_environment(cls, environ: Mapping[str, str] | None = None) -> FakechatConfig:
-        """Settings from ``environ`` (default ``os.environ``); a bad value is a :class:`FatalError` naming it."""
+        """Settings from ``environ`` (default ``os.environ``); a bad value is a :class:`ConfigurationError` naming it."""
         env = os.environ if environ is None else environ
         return cls(
             port=int_setting(env, "FAKECHAT_PORT", DEFAULT_PORT, 1, 65535),

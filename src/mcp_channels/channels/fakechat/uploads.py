@@ -21,16 +21,17 @@ import tempfile
 import time
 from pathlib import Path
 
+from ...errors import InputRefused
 from ...state import ensure_private_dir
 from ...text import safe_name
 from .files import disk_stem, extension
 
 
-class TooLarge(Exception):
+class TooLarge(InputRefused):
     """An upload passed the size limit."""
 
 
-class InboxFull(Exception):
+class InboxFull(InputRefused):
     """An upload would take the inbox past its quota; the message says so for the person."""
 
 

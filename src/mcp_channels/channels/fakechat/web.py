@@ -36,7 +36,7 @@ from typing import Final
 
 from aiohttp import BodyPartReader, WSCloseCode, WSMsgType, hdrs, web
 
-from ...server import FatalError
+from ...errors import ConfigurationError
 from .chat import Fakechat, Refused
 from .config import HOST
 from .files import content_type, served_file
@@ -309,7 +309,7 @@ async def _read_field(part: BodyPartReader, limit: int) -> bytes:
 
 
 async def serve(chat: Fakechat) -> None:
-    """Serve the page until cancelled; a port in use is a :class:`FatalError`."""
+    """Serve the page until cancelled; a port in use is a :class:`ConfigurationError`."""
     config = chat.config
     pages = PageServer(chat)
     runner = web.AppRunner(pages.application(), access_log=None, handle_signals=False)
@@ -319,7 +319,7 @@ async def serve(chat: Fakechat) -> None:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
-        raise FatalError(
+        raise ConfigurationError(
             f"cannot listen on {HOST}:{config.port}: {exc.strerror} (another fakechat running? set FAKECHAT_PORT)"
         ) from None
     chat.channel.log.info("chat page at %s", config.url)

@@ -21,9 +21,10 @@ from typing import Any, Final, TypeVar
 
 from ..._schema import integer, object_schema, string
 from ...access import Access, AccessStore, InboundMessage
+from ...errors import ConfigurationError, ToolError
 from ...messaging import ChatBridge, Incoming, reply_schema
 from ...outbound import MB, assert_chat_allowed, check_files
-from ...server import ChannelServer, FatalError, PermissionRequest, ToolError
+from ...server import ChannelServer, PermissionRequest
 from ...state import float_setting, state_dir
 from ...text import MESSAGE_LIMITS, chunk
 from . import _history
@@ -329,7 +330,7 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
     try:
         db = ChatDb(config.db_path)
     except ChatDbError as exc:
-        raise FatalError(str(exc)) from None
+        raise ConfigurationError(str(exc)) from None
     channel = ChannelServer(NAME, instructions=INSTRUCTIONS)
     store = AccessStore(NAME, config.state_dir, default_dm_policy="allowlist", environ=env)
     imessage = IMessageChannel(channel, config, db, store)

@@ -19,8 +19,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
 from ...access import AccessStore
+from ...errors import ConfigurationError
 from ...messaging import DeferredRuntime
-from ...server import ChannelServer, FatalError
+from ...server import ChannelServer
 from ...state import ENV_FILE, credential, ensure_private_dir, state_dir
 from ._declared import DEFAULT_API_BASE, declare_tools
 from ._poller_lock import poller_lock_status
@@ -59,7 +60,7 @@ and tell them to ask the user directly."""
 def _api_base(env: Mapping[str, str]) -> str:
     base = env.get("TELEGRAM_API_BASE") or DEFAULT_API_BASE
     if not base.startswith(("http://", "https://")):
-        raise FatalError(f"TELEGRAM_API_BASE={base!r} is not an http(s) URL (e.g. {DEFAULT_API_BASE})")
+        raise ConfigurationError(f"TELEGRAM_API_BASE={base!r} is not an http(s) URL (e.g. {DEFAULT_API_BASE})")
     return base
 
 
@@ -69,7 +70,7 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
     directory = state_dir(NAME, env)
     token = credential(TOKEN_KEY, directory, env)
     if not token:
-        raise FatalError(
+        raise ConfigurationError(
             f"{TOKEN_KEY} required\n  set in {directory / ENV_FILE}\n  format: {TOKEN_KEY}=123456789:AAH..."
         )
     api_base = _api_base(env)

@@ -22,9 +22,10 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from ...access import Access, AccessStore
+from ...errors import ToolError
 from ...messaging import ChatBridge, partial_failure, reply_targets, sent_summary
 from ...outbound import assert_chat_allowed, check_files
-from ...server import ChannelServer, ToolError
+from ...server import ChannelServer
 from ...text import chunk
 from ._bot import flood_safe, reaction, redact
 from ._declared import MESSAGE_LIMIT, REACTION_EXAMPLES
