@@ -16,6 +16,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from imessage_fixtures import BIN, ChatDbBuilder, apple_date, typedstream, typedstream_integer
+from mcp_channels.channel import PermissionRequest
 from mcp_channels.channels.imessage._channel import IMessageConfig, permission_text
 from mcp_channels.channels.imessage._chatdb import (
     ChatDb,
@@ -31,7 +32,6 @@ from mcp_channels.channels.imessage._history import header, render_conversation
 from mcp_channels.channels.imessage._osascript import SEND_FILE_SCRIPT, SEND_TEXT_SCRIPT, Osascript, SendError
 from mcp_channels.channels.imessage._typedstream import decode_attributed_body
 from mcp_channels.errors import ConfigurationError
-from mcp_channels.server import PermissionRequest
 
 # --------------------------------------------------------------------------- attributedBody
 

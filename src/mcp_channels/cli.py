@@ -9,7 +9,7 @@ from __future__ import annotations
 import sys
 from collections.abc import Sequence
 
-#: Channel name -> module with a ``build()`` returning its ChannelServer.
+#: Channel name -> module with a ``build()`` returning its Channel.
 CHANNELS = {
     "fakechat": "mcp_channels.channels.fakechat",
     "webhook": "mcp_channels.channels.webhook",
@@ -68,7 +68,7 @@ def _serve(argv: Sequence[str]) -> int:
     import importlib
 
     from .errors import ConfigurationError
-    from .server import claim_stdout
+    from .runners.stdio import StdioRunner, claim_stdout
 
     if server_name is not None:
         import os
@@ -79,11 +79,11 @@ def _serve(argv: Sequence[str]) -> int:
     claim_stdout()  # before the channel's platform library is imported: stdout is the protocol's
     module = importlib.import_module(CHANNELS[channel_name])
     try:
-        channel = module.build()
+        runner = StdioRunner(module.build())
     except ConfigurationError as exc:  # a setting the user must fix: the message says which
         print(f"{channel_name} channel: {exc}", file=sys.stderr)
         return 1
-    channel.run()
+    runner.run()
     return 0  # run() exits the process
 
 

@@ -11,12 +11,12 @@ from __future__ import annotations
 
 import json
 
-from mcp_channels import ChannelServer
+from mcp_channels import Channel
 from mcp_channels.access import PAIRED_MESSAGE, AccessStore, InboundMessage, gate, pairing_reply, watch_approvals
 from mcp_channels.outbound import assert_chat_allowed, check_files
 from mcp_channels.state import state_dir
 
-channel = ChannelServer("gated", instructions="Test channel for the shared access machinery.")
+channel = Channel("gated", instructions="Test channel for the shared access machinery.")
 store = AccessStore("telegram", state_dir("telegram"))
 
 

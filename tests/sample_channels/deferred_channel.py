@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-from mcp_channels import ChannelServer
+from mcp_channels import Channel
 from mcp_channels.messaging import DeferredRuntime
 
 
@@ -17,7 +17,7 @@ class Runtime:
         return f"runtime says {text}"
 
 
-channel = ChannelServer("deferred", instructions="Deferred runtime sample.")
+channel = Channel("deferred", instructions="Deferred runtime sample.")
 runtime = DeferredRuntime(channel, os.environ.get("DEFERRED_MODULE", "json"), Runtime)
 channel.tool(
     name="echo",

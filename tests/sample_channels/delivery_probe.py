@@ -12,7 +12,7 @@ import dataclasses
 import json
 from pathlib import Path
 
-from mcp_channels import ChannelServer
+from mcp_channels import Channel
 from mcp_channels.delivery import detect_delivery, identify_server
 
 
@@ -32,7 +32,7 @@ def main() -> None:
     if not options.mcp:
         print(answer(options), flush=True)
         return
-    channel = ChannelServer("probe", instructions="Says whether its session delivers.")
+    channel = Channel("probe", instructions="Says whether its session delivers.")
 
     @channel.tool(description="What detect_delivery says.", input_schema={"type": "object", "properties": {}})
     async def delivery() -> str:

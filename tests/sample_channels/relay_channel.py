@@ -14,9 +14,9 @@ from __future__ import annotations
 import asyncio
 import os
 
-from mcp_channels import ChannelServer, PermissionRequest, ToolError
+from mcp_channels import Channel, PermissionRequest, ToolError
 
-channel = ChannelServer("sample", instructions="Sample channel for tests.")
+channel = Channel("sample", instructions="Sample channel for tests.")
 
 
 @channel.tool(
@@ -77,7 +77,7 @@ async def adapter() -> None:
     if concurrent:
         pushes = [asyncio.create_task(channel.push(f"pushed {i}", seq=i)) for i in range(concurrent)]
         await asyncio.sleep(0)  # every push has run up to its first wait
-        channel.log.info("pushing %d events concurrently: %d held", concurrent, channel.held)
+        channel.log.info("pushing %d events concurrently: %d held", concurrent, channel.delivery.held)
         await asyncio.gather(*pushes)
         channel.log.info("all %d pushes returned", concurrent)
     if os.environ.get("SAMPLE_PRINT"):

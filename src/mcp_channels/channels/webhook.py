@@ -56,8 +56,8 @@ from typing import Final
 
 from .. import _http1, presets
 from .._ratelimit import ThrottledLog
+from ..channel import Channel
 from ..errors import ConfigurationError, EventQueueFull, EventTooLarge, HostDisconnected
-from ..server import ChannelServer, QueueLimits
 from ..state import credential, float_setting, int_setting, state_dir
 
 NAME: Final = "webhook"
@@ -193,7 +193,7 @@ def signature_matches(secret: str, body: bytes, header: str) -> bool:
 class WebhookReceiver:
     """Turns HTTP requests into events; counts what it accepted and refused for ``/healthz``."""
 
-    def __init__(self, channel: ChannelServer, config: WebhookConfig) -> None:
+    def __init__(self, channel: Channel, config: WebhookConfig) -> None:
         self.channel = channel
         self.config = config
         self.received = 0
@@ -309,18 +309,22 @@ class WebhookReceiver:
 
     def status(self) -> dict[str, object]:
         """Counters and settings, for ``/healthz`` and the ``status`` tool."""
-        events, size = self.channel.queued
-        limits = self.channel.queue_limits
+        delivery = self.channel.delivery
         return {
-            "status": "ok" if self.channel.host_connected else "host_gone",
+            "status": "ok" if delivery.host_connected else "host_gone",
             "channel": NAME,
             "received": self.received,
             "filtered": self.filtered,
-            "delivered": self.channel.delivered,
-            "held_until_host_ready": self.channel.held,
-            "host_ready": self.channel.ready,
-            "host_connected": self.channel.host_connected,
-            "queue": {"events": events, "bytes": size, "max_events": limits.events, "max_bytes": limits.bytes},
+            "delivered": delivery.delivered,
+            "held_until_host_ready": delivery.held,
+            "host_ready": delivery.ready,
+            "host_connected": delivery.host_connected,
+            "queue": {
+                "events": delivery.queued_events,
+                "bytes": delivery.queued_bytes,
+                "max_events": delivery.max_events,
+                "max_bytes": delivery.max_bytes,
+            },
             "connections": self.server.connections if self.server is not None else 0,
             "evicted_connections": self.server.evicted if self.server is not None else 0,
             "rejected": {str(code): n for code, n in sorted(self.rejected.items())},
@@ -336,9 +340,9 @@ class WebhookReceiver:
         return response
 
 
-def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
+def build(environ: Mapping[str, str] | None = None) -> Channel:
     """The webhook channel server, configured from the environment."""
-    channel = ChannelServer(NAME, instructions=INSTRUCTIONS, queue_limits=QueueLimits.from_environ(environ))
+    channel = Channel(NAME, instructions=INSTRUCTIONS)
     config = WebhookConfig(environ)
     receiver = WebhookReceiver(channel, config)
 
@@ -364,7 +368,7 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
         }
         return json.dumps(report, indent=2)
 
-    @channel.task
+    @channel.task(inbound=True)
     async def listen() -> None:
         try:
             server = await _http1.serve(
@@ -384,7 +388,7 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
     return channel
 
 
-def _log_start(channel: ChannelServer, config: WebhookConfig, server: _http1.HttpServer) -> None:
+def _log_start(channel: Channel, config: WebhookConfig, server: _http1.HttpServer) -> None:
     """Say where the receiver listens and, plainly, who can inject events into the session."""
     url = f"http://{HOST}:{config.port}"
     if config.secret:

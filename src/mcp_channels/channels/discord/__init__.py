@@ -22,8 +22,8 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
 from ...access import AccessStore
+from ...channel import Channel
 from ...messaging import DeferredRuntime
-from ...server import ChannelServer
 from ._declared import declare_tools
 from ._settings import NAME, DiscordSettings
 
@@ -51,10 +51,10 @@ INSTRUCTIONS: Final = (
 )
 
 
-def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
+def build(environ: Mapping[str, str] | None = None) -> Channel:
     """The Discord channel server; a missing token stops it here with the official message."""
     settings = DiscordSettings.from_environ(environ)
-    channel = ChannelServer(NAME, instructions=INSTRUCTIONS)
+    channel = Channel(NAME, instructions=INSTRUCTIONS)
     store = AccessStore(NAME, settings.state_dir, environ=environ)
 
     def make() -> DiscordChannel:
@@ -64,9 +64,9 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
 
     runtime = DeferredRuntime(channel, f"{__name__}._channel", make)
     declare_tools(runtime)
-    runtime.task("connect", lambda connection: connection.connect())
-    runtime.task("deliver", lambda connection: connection.deliver())
-    runtime.task("greet_approved", lambda connection: connection.greet_approved())
+    runtime.task("connect", lambda connection: connection.connect(), inbound=True)
+    runtime.task("deliver", lambda connection: connection.deliver(), inbound=True)
+    runtime.task("greet_approved", lambda connection: connection.greet_approved(), inbound=True)
     channel.on_permission_request(runtime.delegate(lambda connection: connection.prompts.relay))
     return channel
 

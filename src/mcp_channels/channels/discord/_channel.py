@@ -12,8 +12,8 @@ import asyncio
 import discord
 
 from ...access import AccessStore
+from ...channel import Channel
 from ...messaging import ChatBridge, TypingIndicator
-from ...server import ChannelServer
 from ._client import DiscordClient, use_api
 from ._inbound import InboundReader, RecentlySent
 from ._permissions import PermissionButton, PermissionPrompts
@@ -31,7 +31,7 @@ class DiscordChannel:
     reply) could otherwise overtake the next one.
     """
 
-    def __init__(self, channel: ChannelServer, settings: DiscordSettings, store: AccessStore) -> None:
+    def __init__(self, channel: Channel, settings: DiscordSettings, store: AccessStore) -> None:
         use_api(settings)
         self.channel = channel
         self.settings = settings

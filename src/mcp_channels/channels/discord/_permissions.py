@@ -14,8 +14,8 @@ from typing import Any, Final
 
 import discord
 
+from ...channel import PermissionRequest
 from ...messaging import PERMISSION_BUTTON_RE, ChatBridge, parse_permission_button, permission_prompt_text
-from ...server import PermissionRequest
 from ._client import DiscordClient
 from ._platform import MESSAGE_LIMIT
 

@@ -16,8 +16,8 @@ import asyncio
 from collections.abc import Awaitable, Callable, Mapping
 
 from ..._schema import object_schema, string, string_list
+from ...channel import Channel, PermissionRequest
 from ...errors import ConfigurationError
-from ...server import ChannelServer, PermissionRequest
 from ...state import ensure_private_dir
 from .chat import Fakechat
 from .config import NAME, FakechatConfig
@@ -38,10 +38,10 @@ def instructions(url: str) -> str:
     )
 
 
-def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
+def build(environ: Mapping[str, str] | None = None) -> Channel:
     """The fakechat channel server, configured from the environment."""
     config = FakechatConfig.from_environment(environ)
-    channel = ChannelServer(NAME, instructions=instructions(config.url))
+    channel = Channel(NAME, instructions=instructions(config.url))
     chat = Fakechat(channel, config)
 
     @channel.tool(
@@ -67,7 +67,7 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
     async def permission(request: PermissionRequest) -> None:
         await chat.show_permission(request)
 
-    @channel.task
+    @channel.task(inbound=True)
     async def page() -> None:
         # Yield first and import aiohttp in a thread: the initialize answer must not wait for it.
         await asyncio.sleep(0)

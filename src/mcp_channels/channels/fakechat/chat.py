@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, Final, Protocol
 
+from ...channel import Channel, PermissionRequest
 from ...errors import EventQueueFull, HostDisconnected, InputRefused, ToolError
 from ...protocol import cap_code_points, is_request_id, parse_permission_reply
-from ...server import ChannelServer, PermissionRequest
 from .config import FakechatConfig
 from .conversation import Conversation, Entry
 from .files import REPLY_FILE_LIMIT, copy_to_outbox
@@ -85,7 +85,7 @@ def _iso(ms: int) -> str:
 class Fakechat:
     """The channel's behaviour, between the page transport and the Claude Code session."""
 
-    def __init__(self, channel: ChannelServer, config: FakechatConfig) -> None:
+    def __init__(self, channel: Channel, config: FakechatConfig) -> None:
         self.channel = channel
         self.config = config
         self.conversation = Conversation(config.history, config.history_bytes)

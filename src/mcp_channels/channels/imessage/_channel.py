@@ -21,10 +21,10 @@ from typing import Any, Final, TypeVar
 
 from ..._schema import integer, object_schema, string
 from ...access import Access, AccessStore, InboundMessage
+from ...channel import Channel, PermissionRequest
 from ...errors import ConfigurationError, ToolError
 from ...messaging import ChatBridge, Incoming, reply_schema
 from ...outbound import MB, assert_chat_allowed, check_files
-from ...server import ChannelServer, PermissionRequest
 from ...state import float_setting, state_dir
 from ...text import MESSAGE_LIMITS, chunk
 from . import _history
@@ -131,7 +131,7 @@ class IMessageChannel:
     stalls the event loop (the official server runs them, and its sends, on its only thread).
     """
 
-    def __init__(self, channel: ChannelServer, config: IMessageConfig, db: ChatDb, store: AccessStore) -> None:
+    def __init__(self, channel: Channel, config: IMessageConfig, db: ChatDb, store: AccessStore) -> None:
         self.config = config
         self.db = db
         self.store = store
@@ -323,7 +323,7 @@ def _expand_home(path: str) -> str:
     return str(Path.home() / path[2:]) if path.startswith("~/") else path
 
 
-def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
+def build(environ: Mapping[str, str] | None = None) -> Channel:
     """The iMessage channel server; stops with a Full Disk Access hint when chat.db cannot be read."""
     env = os.environ if environ is None else environ
     config = IMessageConfig(env)
@@ -331,7 +331,7 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
         db = ChatDb(config.db_path)
     except ChatDbError as exc:
         raise ConfigurationError(str(exc)) from None
-    channel = ChannelServer(NAME, instructions=INSTRUCTIONS)
+    channel = Channel(NAME, instructions=INSTRUCTIONS)
     store = AccessStore(NAME, config.state_dir, default_dm_policy="allowlist", environ=env)
     imessage = IMessageChannel(channel, config, db, store)
 
@@ -361,9 +361,9 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
         return await imessage.chat_messages(chat_guid, limit)
 
     channel.on_permission_request(imessage.relay_permission)
-    channel.task(imessage.poll_forever)
+    channel.task(imessage.poll_forever, inbound=True)
 
-    @channel.task
+    @channel.task(inbound=True)
     async def greet_approved() -> None:
         await imessage.bridge.watch_approvals(lambda _sender, chat_guid: chat_guid or None)
 

@@ -19,9 +19,9 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Final
 
 from ...access import AccessStore
+from ...channel import Channel
 from ...errors import ConfigurationError
 from ...messaging import DeferredRuntime
-from ...server import ChannelServer
 from ...state import ENV_FILE, credential, ensure_private_dir, state_dir
 from ._declared import DEFAULT_API_BASE, declare_tools
 from ._poller_lock import poller_lock_status
@@ -64,7 +64,7 @@ def _api_base(env: Mapping[str, str]) -> str:
     return base
 
 
-def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
+def build(environ: Mapping[str, str] | None = None) -> Channel:
     """The Telegram channel server, configured from the environment and the state directory."""
     env = os.environ if environ is None else environ
     directory = state_dir(NAME, env)
@@ -76,7 +76,7 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
     api_base = _api_base(env)
     ensure_private_dir(directory)
 
-    channel = ChannelServer(NAME, instructions=INSTRUCTIONS)
+    channel = Channel(NAME, instructions=INSTRUCTIONS)
     store = AccessStore(NAME, directory, environ=env)
 
     def make() -> TelegramRuntime:
@@ -86,8 +86,8 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
 
     runtime = DeferredRuntime(channel, f"{__name__}._runtime", make)
     declare_tools(runtime)
-    runtime.task("receive_messages", lambda telegram: telegram.receive_messages())
-    runtime.task("confirm_pairings", lambda telegram: telegram.confirm_pairings())
+    runtime.task("receive_messages", lambda telegram: telegram.receive_messages(), inbound=True)
+    runtime.task("confirm_pairings", lambda telegram: telegram.confirm_pairings(), inbound=True)
     channel.on_permission_request(runtime.delegate(lambda telegram: telegram.relay_permission))
     return channel
 

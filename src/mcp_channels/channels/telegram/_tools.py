@@ -22,10 +22,10 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from ...access import Access, AccessStore
+from ...channel import Channel
 from ...errors import ToolError
 from ...messaging import ChatBridge, partial_failure, reply_targets, sent_summary
 from ...outbound import assert_chat_allowed, check_files
-from ...server import ChannelServer
 from ...text import chunk
 from ._bot import flood_safe, reaction, redact
 from ._declared import MESSAGE_LIMIT, REACTION_EXAMPLES
@@ -82,7 +82,7 @@ class TelegramTools:
     """The tools, bound to one bot and access store (declared in :mod:`._declared`)."""
 
     def __init__(
-        self, channel: ChannelServer, bot: Bot, store: AccessStore, bridge: ChatBridge, downloads: Downloads
+        self, channel: Channel, bot: Bot, store: AccessStore, bridge: ChatBridge, downloads: Downloads
     ) -> None:
         self.channel = channel
         self.bot = bot
