@@ -17,8 +17,8 @@ import statistics
 import sys
 from pathlib import Path
 
-from mcp_channels import presets
-from mcp_channels.channels.webhook import event_content, request_meta
+from mcp_channels.channels.webhook import _presets as presets
+from mcp_channels.channels.webhook._channel import event_content, request_meta
 from mcp_channels.protocol import render_channel_tag
 
 REPO = Path(__file__).resolve().parent.parent

@@ -15,7 +15,7 @@ import psutil
 import pytest
 
 from helpers import PYTHON, REPO, HostProcess, RawServer, free_port, write_mcp_config
-from mcp_channels.cli import serve_arguments
+from mcp_channels.cli.serve import serve_arguments
 from mcp_channels.delivery import claude_arguments, identify_server
 from mcp_channels.enablement import ManagedSettings, ServerIdentity, decide_enablement, read_claude_flags
 from mcp_channels.errors import EntrySyntaxError

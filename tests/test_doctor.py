@@ -22,7 +22,9 @@ from fakes.telegram_api import FakeTelegram
 from helpers import PYTHON, HostProcess, RawServer, channel_config, free_port, write_mcp_config
 from imessage_fixtures import BIN as OSASCRIPT_BIN
 from imessage_fixtures import ChatDbBuilder
-from mcp_channels._cli_doctor import Setup, check_port
+from mcp_channels.channels.webhook import PORT as WEBHOOK_PORT
+from mcp_channels.cli.doctor._channel import check_port
+from mcp_channels.diagnostics import Setup
 
 VENV_BIN = str(Path(PYTHON).parent)
 TELEGRAM_TOKEN = "123456789:AAHfakeTokenForTestsOnly_abcdefghijk"
@@ -363,7 +365,9 @@ async def test_a_bad_port_setting(machine: Machine) -> None:
 
 def test_port_holder_where_proc_shows_nothing(tmp_path: Path, listener: int) -> None:
     """No /proc (macOS): "in use", with the command that shows who, never a guess."""
-    check = check_port(Setup({"WEBHOOK_PORT": str(listener)}, tmp_path / "none", proc=tmp_path / "no-proc"), "webhook")
+    check = check_port(
+        Setup({"WEBHOOK_PORT": str(listener)}, tmp_path / "none", proc=tmp_path / "no-proc"), "webhook", WEBHOOK_PORT
+    )
     assert check.status == "fail"
     assert check.message == f"port {listener} on 127.0.0.1 is in use (this system does not show by which process)"
     assert check.fix == (
@@ -381,7 +385,7 @@ def test_port_holder_of_another_user(tmp_path: Path, listener: int) -> None:
         f"   0: 0100007F:{listener:04X} 00000000:0000 0A 00000000:00000000 00:00000000 00000000  1001        0 "
         "424242 1 0000000000000000 100 0 0 10 0\n"
     )
-    check = check_port(Setup({"WEBHOOK_PORT": str(listener)}, tmp_path / "none", proc=proc), "webhook")
+    check = check_port(Setup({"WEBHOOK_PORT": str(listener)}, tmp_path / "none", proc=proc), "webhook", WEBHOOK_PORT)
     assert check.status == "fail"
     assert check.message == f"port {listener} on 127.0.0.1 is in use by a process of user 1001 that you cannot inspect"
 

@@ -31,11 +31,11 @@ from fakes.discord_api import FakeDiscord
 from fakes.telegram_api import FakeTelegram
 from helpers import PYTHON, REPO, HostProcess, RawServer, free_port, http_request
 from imessage_fixtures import ChatDbBuilder
-from mcp_channels._cli_access import access_command, configure_command
-from mcp_channels._cli_doctor import MARKETPLACE
+from mcp_channels.cli.access import access_command, configure_command
+from mcp_channels.cli.doctor._claude import MARKETPLACE
 
 PLUGINS = REPO / "plugins"
-CHANNELS = ("webhook", "fakechat", "telegram", "discord", "imessage")
+CHANNELS = ("fakechat", "webhook", "telegram", "discord", "imessage")  # the registry's order
 VENV_BIN = str(Path(PYTHON).parent)
 KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 SEMVER = r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$"

@@ -11,8 +11,8 @@ import pytest
 import regex
 from hypothesis import HealthCheck, given, settings
 
-from mcp_channels import presets
-from mcp_channels.presets import _alertmanager, _github, _gitlab, _sentry
+from mcp_channels.channels.webhook import _presets as presets
+from mcp_channels.channels.webhook._presets import _alertmanager, _github, _gitlab, _sentry
 from mcp_channels.protocol import is_valid_meta_key, render_channel_tag
 from webhook_fixtures import GITHUB_EVENTS, github_cases, github_examples, payload_file
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_channels.presets import Inbox, file_name
+from mcp_channels.channels.webhook._presets import Inbox, file_name
 
 
 def mode(path: Path) -> int:

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from mcp_channels import presets
+from mcp_channels.channels.webhook import _presets as presets
 from webhook_fixtures import github_examples, payload_file
 
 

@@ -8,7 +8,7 @@ import hypothesis.strategies as st
 import pytest
 from hypothesis import given, settings
 
-from mcp_channels.presets._template import Expression, Selector, Template, TemplateError
+from mcp_channels.channels.webhook._presets._template import Expression, Selector, Template, TemplateError
 
 BUILD = {
     "build": {"status": "failed", "branch": "main", "sha": "abc1234def5678", "url": "https://ci.example/7"},

@@ -19,8 +19,8 @@ import aiohttp
 from fakes.telegram_api import FakeTelegram
 from fakes.telegram_session import ALICE, TelegramSession, fake, session, state, write_access
 from mcp_channels.access import AccessStore, approve_pairing
-from mcp_channels.channels.telegram import poller_lock_status
 from mcp_channels.channels.telegram._poller import Backoff
+from mcp_channels.channels.telegram._poller_lock import poller_lock_status
 
 __all__ = ["fake", "session", "state"]  # fixtures
 

@@ -36,9 +36,11 @@ if TYPE_CHECKING:
 CHANNELS_FLAG = "--channels"
 DEVELOPMENT_FLAG = "--dangerously-load-development-channels"
 
+#: The marketplace of Claude Code's own plugins.
+OFFICIAL_MARKETPLACE = "claude-plugins-official"
 #: Plugins Claude Code accepts on ``--channels`` when no org list replaces this one.
 DEFAULT_ALLOWLIST: frozenset[tuple[str, str]] = frozenset(
-    ("claude-plugins-official", name) for name in ("telegram", "discord", "imessage", "fakechat")
+    (OFFICIAL_MARKETPLACE, name) for name in ("telegram", "discord", "imessage", "fakechat")
 )
 THIRD_PARTY_PROVIDER_VARS = ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY")
 

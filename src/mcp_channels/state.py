@@ -23,10 +23,15 @@ ENV_FILE = ".env"
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
 
+def state_dir_variable(channel: str) -> str:
+    """The variable that moves ``channel``'s state directory: ``<CHANNEL>_STATE_DIR``."""
+    return f"{channel.upper()}_STATE_DIR"
+
+
 def state_dir(channel: str, environ: Mapping[str, str] | None = None) -> Path:
     """The state directory of ``channel`` (not created)."""
     env = os.environ if environ is None else environ
-    override = env.get(f"{channel.upper()}_STATE_DIR")
+    override = env.get(state_dir_variable(channel))
     if override:
         return Path(override).expanduser()
     return claude_config_dir(env) / "channels" / channel

@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     import regex
 
 CHUNK_MODES: Final = ("length", "newline")
-#: Each platform's longest message, the cap of ``textChunkLimit``: in UTF-16 units on Telegram and
-#: Discord (as they count), in characters on iMessage. The channels and the command line share it.
-MESSAGE_LIMITS: Final = {"telegram": 4096, "discord": 2000, "imessage": 10_000}
 UNITS: Final = ("codepoints", "utf16")
 
 #: Patterns longer than this are skipped: nobody needs a 512-character mention regex.

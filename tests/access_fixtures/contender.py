@@ -13,8 +13,8 @@ import contextlib
 import io
 import sys
 
-from mcp_channels._cli_access import access_command
 from mcp_channels.access import AccessStore, InboundMessage, approve_pairing, gate
+from mcp_channels.cli.access import access_command
 from mcp_channels.state import state_dir
 
 

@@ -11,9 +11,10 @@ from urllib.parse import urlsplit
 
 from ...errors import ConfigurationError
 from ...state import ENV_FILE, credential, state_dir
+from . import FACTS, TOKEN
 
-NAME: Final = "discord"
-TOKEN_KEY: Final = "DISCORD_BOT_TOKEN"
+NAME: Final = FACTS.name
+TOKEN_KEY: Final = TOKEN.variable
 #: Discord's REST API without the version; discord.py adds ``/v10``.
 DEFAULT_API_BASE: Final = "https://discord.com/api"
 API_VERSION: Final = 10
@@ -38,7 +39,7 @@ class DiscordSettings:
         token = (credential(TOKEN_KEY, directory, env) or "").strip()
         if not token:
             raise ConfigurationError(
-                f"{TOKEN_KEY} required\n  set in {directory / ENV_FILE}\n  format: {TOKEN_KEY}=MTIz..."
+                f"{TOKEN_KEY} required\n  set in {directory / ENV_FILE}\n  format: {TOKEN_KEY}={TOKEN.example}"
             )
         api_base = (env.get("DISCORD_API_BASE") or DEFAULT_API_BASE).rstrip("/")
         parts = urlsplit(api_base)

@@ -26,8 +26,8 @@ from ...errors import ConfigurationError, ToolError
 from ...messaging import ChatBridge, Incoming, reply_schema
 from ...outbound import MB, assert_chat_allowed, check_files
 from ...state import float_setting, state_dir
-from ...text import MESSAGE_LIMITS, chunk
-from . import _history
+from ...text import chunk
+from . import ACCESS, FACTS, MESSAGE_LIMIT, _history
 from ._chatdb import (
     POLL_BATCH,
     STYLE_GROUP,
@@ -41,8 +41,7 @@ from ._chatdb import (
 from ._echo import ATTACHMENT_KEY, EchoFilter
 from ._osascript import Osascript, SendError
 
-NAME: Final = "imessage"
-TEXT_CHUNK_CAP: Final = MESSAGE_LIMITS[NAME]
+NAME: Final = FACTS.name
 MAX_ATTACHMENT_BYTES: Final = 100 * MB
 SIGNATURE: Final = "\nSent by Claude"
 DEFAULT_POLL_INTERVAL: Final = 1.0
@@ -255,7 +254,7 @@ class IMessageChannel:
         names = files or []
         paths = check_files(names, state_dir=self.config.state_dir, max_bytes=MAX_ATTACHMENT_BYTES, allow_inbox=False)
         if text.strip():
-            pieces = chunk(text, access.chunk_limit(TEXT_CHUNK_CAP), access.chunk_mode)
+            pieces = chunk(text, access.chunk_limit(MESSAGE_LIMIT), access.chunk_mode)
             if self.config.append_signature:
                 pieces[-1] += SIGNATURE
         elif paths:
@@ -332,7 +331,7 @@ def build(environ: Mapping[str, str] | None = None) -> Channel:
     except ChatDbError as exc:
         raise ConfigurationError(str(exc)) from None
     channel = Channel(NAME, instructions=INSTRUCTIONS)
-    store = AccessStore(NAME, config.state_dir, default_dm_policy="allowlist", environ=env)
+    store = AccessStore(NAME, config.state_dir, default_dm_policy=ACCESS.default_dm_policy, environ=env)
     imessage = IMessageChannel(channel, config, db, store)
 
     @channel.tool(
@@ -370,5 +369,4 @@ def build(environ: Mapping[str, str] | None = None) -> Channel:
     return channel
 
 
-def main() -> None:
-    build().run()
+__all__ = ["INSTRUCTIONS", "IMessageConfig", "build", "permission_text"]

@@ -27,8 +27,9 @@ from ...errors import ToolError
 from ...messaging import ChatBridge, partial_failure, reply_targets, sent_summary
 from ...outbound import assert_chat_allowed, check_files
 from ...text import chunk
+from . import LENGTH_UNITS, MESSAGE_LIMIT
 from ._bot import flood_safe, reaction, redact
-from ._declared import MESSAGE_LIMIT, REACTION_EXAMPLES
+from ._declared import REACTION_EXAMPLES
 from ._markdown import markdown_chunks, to_markdown_v2
 from ._media import MAX_UPLOAD, Downloads, is_photo
 
@@ -63,7 +64,7 @@ def outgoing_texts(text: str, fmt: str, limit: int, mode: str) -> list[OutgoingT
     if fmt == "markdown":
         return [OutgoingText(v2, ParseMode.MARKDOWN_V2, piece) for piece, v2 in markdown_chunks(text, limit, mode)]
     parse_mode = ParseMode.MARKDOWN_V2 if fmt == "markdownv2" else None
-    return [OutgoingText(piece, parse_mode) for piece in chunk(text, limit, mode, units="utf16")]
+    return [OutgoingText(piece, parse_mode) for piece in chunk(text, limit, mode, units=LENGTH_UNITS)]
 
 
 def is_parse_error(error: BadRequest) -> bool:

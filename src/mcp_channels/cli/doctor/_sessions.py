@@ -13,10 +13,10 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ._cli_doctor import OK, WARN, Check, Setup
-from .cli import serve_arguments
-from .delivery import DELIVERING, NOT_DELIVERING, Delivery, command_arguments, detect_delivery, identify_server
-from .enablement import DEVELOPMENT_FLAG, ServerIdentity
+from ...delivery import DELIVERING, NOT_DELIVERING, Delivery, command_arguments, detect_delivery, identify_server
+from ...diagnostics import OK, WARN, Check, Setup
+from ...enablement import DEVELOPMENT_FLAG, ServerIdentity
+from ..serve import serve_arguments
 
 
 @dataclass(frozen=True)

@@ -24,7 +24,7 @@ from pathlib import Path
 from ...errors import InputRefused
 from ...state import ensure_private_dir
 from ...text import safe_name
-from .files import disk_stem, extension
+from ._files import disk_stem, extension
 
 
 class TooLarge(InputRefused):

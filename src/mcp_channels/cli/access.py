@@ -18,9 +18,10 @@ import re
 import sys
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Final, NoReturn
 
-from .access import (
+from ..access import (
     DM_POLICIES,
     REPLY_TO_MODES,
     Access,
@@ -30,58 +31,32 @@ from .access import (
     deny_pairing,
     epoch_ms,
 )
-from .errors import AccessError, UsageError
-from .state import credential, mask_secret, read_env_file, set_env_key, state_dir
-from .text import CHUNK_MODES, MESSAGE_LIMITS, pattern_error
+from ..channels import AccessFacts, ChannelFacts, Token, all_facts
+from ..channels import facts as channel_facts
+from ..errors import AccessError, UsageError
+from ..state import credential, mask_secret, read_env_file, set_env_key, state_dir
+from ..text import CHUNK_MODES, pattern_error
 
 ALL_SETTINGS: Final = ("ackReaction", "replyToMode", "textChunkLimit", "chunkMode", "mentionPatterns")
 MAX_ACK_REACTION: Final = 64
 _MISSING: Final = object()
 
 
-@dataclass(frozen=True)
-class ChannelProfile:
-    """What the command line needs to know about one channel."""
-
-    name: str
-    chunk_cap: int | None = None  # None: the channel has no access file
-    default_dm_policy: str = "pairing"
-    settable: tuple[str, ...] = ALL_SETTINGS
-    token_key: str | None = None
-    token_format: str | None = None  # a regex a well-formed token matches
-    token_hint: str = ""
-    mask_keep: int = 6
-    id_hint: str = "<user id>"
+def _with_access() -> tuple[str, ...]:
+    """The channels with an access file."""
+    return tuple(facts.name for facts in all_facts() if facts.access is not None)
 
 
-PROFILES: Final = {
-    "telegram": ChannelProfile(
-        "telegram",
-        chunk_cap=MESSAGE_LIMITS["telegram"],
-        token_key="TELEGRAM_BOT_TOKEN",
-        token_format=r"\d+:[A-Za-z0-9_-]{30,}",
-        token_hint="from @BotFather, like 123456789:AAH...",
-        mask_keep=10,  # the bot id before the colon is public; the secret is after it
-    ),
-    "discord": ChannelProfile(
-        "discord",
-        chunk_cap=MESSAGE_LIMITS["discord"],
-        token_key="DISCORD_BOT_TOKEN",
-        token_format=r"[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+\.[A-Za-z0-9_-]+",
-        token_hint="from the Developer Portal → Bot → Reset Token, like MTIz...",
-    ),
-    "imessage": ChannelProfile(
-        "imessage",
-        chunk_cap=MESSAGE_LIMITS["imessage"],
-        default_dm_policy="allowlist",
-        settable=("textChunkLimit", "chunkMode", "mentionPatterns"),
-        id_hint="<handle>",
-    ),
-    "webhook": ChannelProfile(
-        "webhook", token_key="WEBHOOK_SECRET", token_hint="any long random string shared with the sender", mask_keep=4
-    ),
-}
-ACCESS_CHANNELS: Final = tuple(name for name, profile in PROFILES.items() if profile.chunk_cap is not None)
+def _access_of(facts: ChannelFacts) -> AccessFacts:
+    if facts.access is None:
+        raise AccessError(f"{facts.name} has no access file")
+    return facts.access
+
+
+def settable(facts: ChannelFacts) -> tuple[str, ...]:
+    """The ``access set`` keys the channel honours."""
+    return _access_of(facts).settable or ALL_SETTINGS
+
 
 log = logging.getLogger("mcp_channels")
 
@@ -173,7 +148,7 @@ def _access_parser() -> _Parser:
         description="Show or change who may reach Claude through a chat channel (access.json).",
         epilog="Add --json anywhere for machine-readable output. Without an action: status.",
     )
-    parser.add_argument("channel", choices=ACCESS_CHANNELS)
+    parser.add_argument("channel", choices=_with_access())
     actions = parser.add_subparsers(dest="action", metavar="action", parser_class=_Parser)
     pair = actions.add_parser("pair", help="approve a pairing code (without one: list pending codes)")
     pair.add_argument("code", nargs="?")
@@ -196,7 +171,7 @@ def _access_parser() -> _Parser:
 
 
 def _access(args: argparse.Namespace) -> Outcome:
-    profile = PROFILES[args.channel]
+    profile = channel_facts(args.channel)
     store = access_store(profile)
     warnings = _static_warning(profile)
     if args.action is None:
@@ -222,12 +197,13 @@ def _access(args: argparse.Namespace) -> Outcome:
     return outcome
 
 
-def access_store(profile: ChannelProfile) -> AccessStore:
+def access_store(profile: ChannelFacts) -> AccessStore:
     """The channel's access file as the server sees it, but always writable (never static)."""
-    return AccessStore(profile.name, state_dir(profile.name), default_dm_policy=profile.default_dm_policy, static=False)
+    policy = _access_of(profile).default_dm_policy
+    return AccessStore(profile.name, state_dir(profile.name), default_dm_policy=policy, static=False)
 
 
-def _static_warning(profile: ChannelProfile) -> list[str]:
+def _static_warning(profile: ChannelFacts) -> list[str]:
     variable = f"{profile.name.upper()}_ACCESS_MODE"
     if os.environ.get(variable) == "static":
         return [f"{variable}=static: a server in static mode reads access.json only when it starts"]
@@ -241,7 +217,7 @@ def _identifier(raw: str) -> str:
     return ident
 
 
-def _pair(profile: ChannelProfile, store: AccessStore, code: str | None) -> Outcome:
+def _pair(profile: ChannelFacts, store: AccessStore, code: str | None) -> Outcome:
     if code is None or not code.strip():
         status = _status_data(profile, store.load())
         listing = _pending_lines(status["pending"]) or "  (no pending pairings)"
@@ -258,7 +234,7 @@ def _pair(profile: ChannelProfile, store: AccessStore, code: str | None) -> Outc
     )
 
 
-def _allow_or_remove(profile: ChannelProfile, store: AccessStore, action: str, ident: str) -> Outcome:
+def _allow_or_remove(profile: ChannelFacts, store: AccessStore, action: str, ident: str) -> Outcome:
     def change(access: Access) -> bool:
         present = ident in access.allow_from
         if action == "allow" and not present:
@@ -277,7 +253,7 @@ def _allow_or_remove(profile: ChannelProfile, store: AccessStore, action: str, i
     return Outcome(message, {"action": action, "id": ident, "changed": action == "remove" or not was_present})
 
 
-def _policy(profile: ChannelProfile, store: AccessStore, mode: str) -> Outcome:
+def _policy(profile: ChannelFacts, store: AccessStore, mode: str) -> Outcome:
     def change(access: Access) -> Access:
         access.dm_policy = mode
         access.replaced("dmPolicy")
@@ -285,8 +261,12 @@ def _policy(profile: ChannelProfile, store: AccessStore, mode: str) -> Outcome:
 
     access = store.update(change)
     warnings = []
-    if mode == "pairing" and profile.name == "imessage":
-        warnings.append("pairing on iMessage answers anyone who texts you; prefer allow <handle> and policy allowlist")
+    access_facts = _access_of(profile)
+    if mode == "pairing" and access_facts.owner_chat:
+        warnings.append(
+            f"pairing on {profile.title} answers {access_facts.strangers}; prefer allow {access_facts.id_hint} "
+            "and policy allowlist"
+        )
     if mode == "allowlist" and not access.allow_from:
         warnings.append(f"nobody is in allowFrom: add someone with `mcp-channels access {profile.name} allow <id>`")
     if mode == "disabled":
@@ -323,7 +303,7 @@ def _group(store: AccessStore, args: argparse.Namespace) -> Outcome:
     )
 
 
-def _set(profile: ChannelProfile, store: AccessStore, key: str, raw: str) -> Outcome:
+def _set(profile: ChannelFacts, store: AccessStore, key: str, raw: str) -> Outcome:
     value = parse_setting(profile, key, raw)
 
     def change(access: Access) -> None:
@@ -344,10 +324,11 @@ _SETTING_FIELDS: Final = {
 }
 
 
-def parse_setting(profile: ChannelProfile, key: str, raw: str) -> Any:
+def parse_setting(profile: ChannelFacts, key: str, raw: str) -> Any:
     """The typed value of ``set <key> <raw>`` for this channel, or :class:`AccessError` saying why not."""
-    if key not in profile.settable:
-        raise AccessError(f"{profile.name} has no setting {key!r}; settable: {', '.join(profile.settable)}")
+    keys = settable(profile)
+    if key not in keys:
+        raise AccessError(f"{profile.name} has no setting {key!r}; settable: {', '.join(keys)}")
     if key == "ackReaction":
         if raw == "":
             return None
@@ -360,7 +341,7 @@ def parse_setting(profile: ChannelProfile, key: str, raw: str) -> Any:
             raise AccessError(f"{key} must be one of {', '.join(allowed)}, not {raw!r}")
         return raw
     if key == "textChunkLimit":
-        cap = profile.chunk_cap or 0
+        cap = profile.message_limit or 0
         if not re.fullmatch(r"\d+", raw.strip()) or not 1 <= int(raw) <= cap:
             raise AccessError(f"textChunkLimit must be a whole number from 1 to {cap} ({profile.name}'s limit)")
         return int(raw)
@@ -382,9 +363,9 @@ def parse_setting(profile: ChannelProfile, key: str, raw: str) -> Any:
 # --------------------------------------------------------------------------- status
 
 
-def _status_data(profile: ChannelProfile, access: Access) -> dict[str, Any]:
+def _status_data(profile: ChannelFacts, access: Access) -> dict[str, Any]:
     now = epoch_ms()
-    cap = profile.chunk_cap or 0
+    cap = profile.message_limit or 0
     return {
         "channel": profile.name,
         "file": str(state_dir(profile.name) / "access.json"),
@@ -414,12 +395,12 @@ def _status_data(profile: ChannelProfile, access: Access) -> dict[str, Any]:
     }
 
 
-def _status(profile: ChannelProfile, access: Access) -> Outcome:
+def _status(profile: ChannelFacts, access: Access) -> Outcome:
     data = _status_data(profile, access)
     return Outcome("\n".join(_status_lines(profile, data)), data)
 
 
-def _status_lines(profile: ChannelProfile, data: dict[str, Any]) -> list[str]:
+def _status_lines(profile: ChannelFacts, data: dict[str, Any]) -> list[str]:
     allowed = data["allowFrom"]
     lines = [
         f"{profile.name} access — {data['file']}",
@@ -436,7 +417,7 @@ def _status_lines(profile: ChannelProfile, data: dict[str, Any]) -> list[str]:
         lines.append(f"  {key}  {'mention required' if group['requireMention'] else 'every message'}, {who}")
     for key in data["closedGroups"]:
         lines.append(f"  {key}  CLOSED: its entry does not parse (see the warnings); it delivers nothing")
-    settings = {key: data["settings"][key] for key in profile.settable}
+    settings = {key: data["settings"][key] for key in settable(profile)}
     shown = []
     for key, value in settings.items():
         if key == "textChunkLimit" and data["settings"]["textChunkLimitIsDefault"]:
@@ -481,102 +462,137 @@ def _configure_parser() -> _Parser:
         description="Save or clear a channel's token in its state .env, or show how the channel is set up.",
         epilog="Add --json for machine-readable output.",
     )
-    parser.add_argument("channel", choices=tuple(PROFILES))
+    parser.add_argument("channel", choices=tuple(facts.name for facts in all_facts()))
     parser.add_argument("token", nargs="?", help="the token to save, or 'clear' to remove it; omit for status")
     return parser
 
 
 def _configure(args: argparse.Namespace) -> Outcome:
-    profile = PROFILES[args.channel]
+    profile = channel_facts(args.channel)
     if args.token is None:
         return _configure_status(profile)
-    if profile.token_key is None:
+    if not profile.tokens:
         raise AccessError(f"{profile.name} has no token to configure; run `mcp-channels configure {profile.name}`")
     directory = state_dir(profile.name)
     if args.token == "clear":
-        had = profile.token_key in read_env_file(directory)
-        set_env_key(directory, profile.token_key, None)
-        message = (
-            f"removed {profile.token_key} from {directory / '.env'}" if had else f"no {profile.token_key} was saved"
-        )
-        return Outcome(
-            message + ("; restart the channel for it to take effect" if had else ""),
-            {"action": "clear", "key": profile.token_key, "changed": had, "restartNeeded": had},
-            _environment_wins(profile),
-        )
-    token = args.token.strip()
-    if not token or any(ch.isspace() or ord(ch) < 32 for ch in token):
-        raise AccessError(f"a {profile.token_key} cannot be empty or contain spaces or line breaks")
+        return _clear(profile, directory)
+    value = args.token.strip()
+    token = _token_for(profile, value)
+    if not value or any(ch.isspace() or ord(ch) < 32 for ch in value):
+        raise AccessError(f"a {token.variable} cannot be empty or contain spaces or line breaks")
     warnings = []
-    if profile.token_format and not re.fullmatch(profile.token_format, token):
+    if token.shape and not re.fullmatch(token.shape, value):
         warnings.append(
-            f"this does not look like a {profile.name} token ({profile.token_hint}); saved anyway, check it if the channel cannot log in"
+            f"this does not look like a {profile.name} {token.kind} ({token.hint}); saved anyway, check it if the "
+            "channel cannot log in"
         )
-    set_env_key(directory, profile.token_key, token)
-    masked = mask_secret(token, profile.mask_keep)
+    set_env_key(directory, token.variable, value)
+    masked = mask_secret(value, token.mask_keep)
     return Outcome(
-        f"saved {profile.token_key} ({masked}) in {directory / '.env'}\n"
+        f"saved {token.variable} ({masked}) in {directory / '.env'}\n"
         "restart the channel (in Claude Code: /reload-plugins, or restart the session) to use it: "
         "the token is read when the channel starts",
-        {"action": "save", "key": profile.token_key, "masked": masked, "restartNeeded": True},
-        warnings + _environment_wins(profile),
+        {"action": "save", "key": token.variable, "masked": masked, "restartNeeded": True},
+        warnings + _environment_wins([token]),
     )
 
 
-def _environment_wins(profile: ChannelProfile) -> list[str]:
-    if profile.token_key and os.environ.get(profile.token_key):
-        return [f"{profile.token_key} is also set in the environment, which wins over .env"]
-    return []
+def _token_for(profile: ChannelFacts, value: str) -> Token:
+    """Which of the channel's tokens ``value`` is: the only one, or the one whose shape it has."""
+    if len(profile.tokens) == 1:
+        return profile.tokens[0]
+    for token in profile.tokens:
+        if token.shape and re.fullmatch(token.shape, value):
+            return token
+    kinds = "; ".join(f"{token.variable}: {token.hint}" for token in profile.tokens)
+    raise AccessError(f"this is none of {profile.name}'s tokens ({kinds})")
 
 
-def _configure_status(profile: ChannelProfile) -> Outcome:
+def _clear(profile: ChannelFacts, directory: Path) -> Outcome:
+    """Remove every token of the channel from its ``.env``."""
+    saved = read_env_file(directory)
+    had = [token.variable for token in profile.tokens if token.variable in saved]
+    for token in profile.tokens:
+        set_env_key(directory, token.variable, None)
+    keys = ", ".join(token.variable for token in profile.tokens)
+    message = f"removed {', '.join(had)} from {directory / '.env'}" if had else f"no {keys} was saved"
+    return Outcome(
+        message + ("; restart the channel for it to take effect" if had else ""),
+        {"action": "clear", "key": keys, "changed": bool(had), "restartNeeded": bool(had)},
+        _environment_wins(profile.tokens),
+    )
+
+
+def _environment_wins(tokens: Sequence[Token]) -> list[str]:
+    return [
+        f"{token.variable} is also set in the environment, which wins over .env"
+        for token in tokens
+        if os.environ.get(token.variable)
+    ]
+
+
+def _configure_status(profile: ChannelFacts) -> Outcome:
     directory = state_dir(profile.name)
     data: dict[str, Any] = {"channel": profile.name, "stateDir": str(directory)}
     lines = [f"{profile.name} — {directory}"]
-    token: str | None = None
-    if profile.token_key is not None:
-        token = credential(profile.token_key, directory)
-        source = "environment" if os.environ.get(profile.token_key) else ".env" if token else None
-        masked = mask_secret(token, profile.mask_keep) if token else None
-        data["token"] = {"key": profile.token_key, "present": token is not None, "source": source, "masked": masked}
-        lines.append(
-            f"token:    {profile.token_key} {'not set' if token is None else f'set ({masked}, from {source})'}"
-        )
+    present: dict[str, bool] = {}
+    shown = []
+    for token in profile.tokens:
+        value = credential(token.variable, directory)
+        present[token.variable] = value is not None
+        source = "environment" if os.environ.get(token.variable) else ".env" if value else None
+        masked = mask_secret(value, token.mask_keep) if value else None
+        shown.append({"key": token.variable, "present": value is not None, "source": source, "masked": masked})
+        lines.append(f"token:    {token.variable} {'not set' if value is None else f'set ({masked}, from {source})'}")
+    if len(shown) == 1:
+        data["token"] = shown[0]
+    elif shown:
+        data["tokens"] = shown
     access: Access | None = None
-    if profile.chunk_cap is not None:
+    if profile.access is not None:
         access = access_store(profile).load()
         status = _status_data(profile, access)
         data["access"] = status
         lines.extend(_status_lines(profile, status)[1:])
-    step = _next_step(profile, token is not None, access)
+    step = _next_step(profile, present, access)
     data["nextStep"] = step
     lines.append(f"next:     {step}")
     return Outcome("\n".join(lines), data)
 
 
-def _next_step(profile: ChannelProfile, has_token: bool, access: Access | None) -> str:
+def _next_step(profile: ChannelFacts, present: dict[str, bool], access: Access | None) -> str:
     name = profile.name
     command = f"mcp-channels access {name}"
-    if profile.name == "webhook":
-        if has_token:
-            return "Ready: senders must sign each request (X-Hub-Signature-256) with this secret."
-        return "Optional: `mcp-channels configure webhook <secret>` makes the receiver accept only signed requests."
-    if profile.token_key is not None and not has_token:
-        return f"set the bot token: `mcp-channels configure {name} <token>` ({profile.token_hint})"
-    assert access is not None
+    for token in profile.tokens:
+        if token.optional is None and not present[token.variable]:
+            return f"set the bot token: `mcp-channels configure {name} <{token.kind}>` ({token.hint})"
+    if access is None or profile.access is None:
+        for token in profile.tokens:
+            if token.optional is not None:
+                if present[token.variable]:
+                    return f"Ready: {token.optional.effect}."
+                return f"Optional: `mcp-channels configure {name} <{token.kind}>` {token.optional.purpose}."
+        return "Ready."
+    facts = profile.access
     if access.dm_policy == "disabled":
         return f"every message is dropped: open the channel with `{command} policy allowlist`"
-    if name == "imessage":
+    if facts.owner_chat:
         if access.dm_policy == "pairing":
-            return f"pairing answers anyone who texts you; add people by handle (`{command} allow <handle>`) and set `{command} policy allowlist`"
-        return f"Ready. Self-chat works; {len(access.allow_from)} other sender(s) allowed. Add one with `{command} allow <handle>`."
+            return (
+                f"pairing answers {facts.strangers}; add people with `{command} allow {facts.id_hint}` and set "
+                f"`{command} policy allowlist`"
+            )
+        return (
+            f"Ready. Self-chat works; {len(access.allow_from)} other sender(s) allowed. "
+            f"Add one with `{command} allow {facts.id_hint}`."
+        )
     if access.dm_policy == "pairing":
         if not access.allow_from:
             return f"DM your bot: it answers with a pairing code; approve it with `{command} pair <code>`."
         return (
             f"Is that everyone? Lock down with `{command} policy allowlist` once you are paired "
-            "(pairing lets anyone who finds the bot ask for a code)."
+            f"(pairing lets {facts.strangers} ask for a code)."
         )
     if not access.allow_from:
-        return f"nobody is allowed yet: `{command} allow {profile.id_hint}`, or `{command} policy pairing` to capture your id."
+        return f"nobody is allowed yet: `{command} allow {facts.id_hint}`, or `{command} policy pairing` to capture your id."
     return "Ready."

@@ -1,46 +1,8 @@
-"""The webhook channel: every HTTP POST to 127.0.0.1 becomes one event in the Claude Code session.
+"""The webhook channel's server: an HTTP receiver on 127.0.0.1 whose every POST becomes one event.
 
-Point CI, a monitoring system or a GitHub webhook (through a tunnel) at it. One-way: Claude reads
-and acts; nothing is sent back. The one tool, ``status``, tells Claude where the receiver listens
-and what it has seen, so it can answer "what URL do I give GitHub?" or "did the build hook fire?".
-
-Configuration (environment, or ``WEBHOOK_SECRET`` in the state ``.env``):
-
-``WEBHOOK_PORT``
-    Port on 127.0.0.1 (default 8788).
-``WEBHOOK_SECRET``
-    When set, every POST must carry a valid HMAC-SHA256 of its body: GitHub's
-    ``X-Hub-Signature-256: sha256=<hex>`` or the generic ``X-Signature-256`` (same form, or bare
-    hex). Anything else gets 401.
-``WEBHOOK_MAX_BODY``
-    Largest accepted body in bytes (default 1 MiB); larger gets 413 before the body is read.
-``WEBHOOK_REPLAY_PROTECTION``
-    ``true`` refuses (409) a delivery id (``X-GitHub-Delivery``, ``X-Gitlab-Event-UUID``,
-    ``X-Delivery-Id``) or a body seen in the last 10,000 accepted events. The id alone is the
-    sender's word (anyone replaying a captured delivery can change or drop it); the body's
-    SHA-256 is what a replay cannot change without breaking the signature.
-``WEBHOOK_ROUTES``, ``webhook.json`` in the state directory, ``WEBHOOK_INBOX_MAX_FILES``/``_BYTES``
-    Presets (:mod:`mcp_channels.presets`): a GitHub, GitLab, Sentry or Alertmanager delivery
-    becomes a short summary with key meta, its full payload saved in ``inbox/`` (``payload_path``);
-    routes pin presets, give templates and filter deliveries per path. A broken settings file
-    stops the server at start. Other senders' bodies are delivered as they came.
-``WEBHOOK_ALLOWED_HOSTS`` / ``WEBHOOK_ALLOWED_ORIGINS``
-    Extra ``Host`` values (a tunnel's public name) and browser origins to accept; see below.
-``WEBHOOK_MAX_CONNECTIONS``, ``WEBHOOK_READ_TIMEOUT``, ``WEBHOOK_MAX_BODY_TOTAL``
-    The receiver's resource bounds (:class:`~mcp_channels._http1.Limits`).
-
-A web page must not be able to type into the session: browsers let any page POST to
-127.0.0.1 (``mode: "no-cors"``), and a DNS-rebound name reaches it with the page's own ``Host``.
-So a request carrying an ``Origin`` header, a ``Sec-Fetch-Site`` other than ``none``, or a
-``Host`` that is not the listening address (``127.0.0.1:<port>``, ``localhost:<port>``,
-``[::1]:<port>``) gets 403, unless the allow-lists say otherwise. curl, CI systems and GitHub
-send none of these, and tunnel clients that rewrite ``Host`` (``gh webhook forward``,
-``smee-client``) need nothing; a tunnel that passes its public name through (ngrok, cloudflared)
-needs that name in ``WEBHOOK_ALLOWED_HOSTS``.
-
-Bodies that are not valid UTF-8 are delivered with U+FFFD in place of the bad bytes and the meta
-flag ``invalid_utf8="true"``, rather than refused: a CI system rarely lets you fix its encoding,
-and the event still says something happened.
+:class:`WebhookReceiver` turns requests into events and refuses what it must (see the package's
+docstring for the settings and the refusals); :func:`build` declares the channel, its ``status``
+tool and the listening task.
 """
 
 from __future__ import annotations
@@ -54,15 +16,15 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
 
-from .. import _http1, presets
-from .._ratelimit import ThrottledLog
-from ..channel import Channel
-from ..errors import ConfigurationError, EventQueueFull, EventTooLarge, HostDisconnected
-from ..state import credential, float_setting, int_setting, state_dir
+from ... import _http1
+from ..._ratelimit import ThrottledLog
+from ...channel import Channel
+from ...errors import ConfigurationError, EventQueueFull, EventTooLarge, HostDisconnected
+from ...state import credential, float_setting, int_setting, state_dir
+from . import FACTS, PORT, SECRET, _presets
 
-NAME: Final = "webhook"
+NAME: Final = FACTS.name
 HOST: Final = "127.0.0.1"
-DEFAULT_PORT: Final = 8788
 DEFAULT_MAX_BODY: Final = 1024 * 1024
 DEFAULT_MAX_BODY_TOTAL: Final = 64 * 1024 * 1024
 DEFAULT_MAX_CONNECTIONS: Final = 1024
@@ -111,9 +73,9 @@ class WebhookConfig:
     def __init__(self, environ: Mapping[str, str] | None = None) -> None:
         env = os.environ if environ is None else environ
         directory = state_dir(NAME, env)
-        self.port = int_setting(env, "WEBHOOK_PORT", DEFAULT_PORT, 1, 65535)
+        self.port = int_setting(env, PORT.variable, PORT.default, 1, 65535)
         self.max_body = int_setting(env, "WEBHOOK_MAX_BODY", DEFAULT_MAX_BODY, 1, 1 << 30)
-        self.secret = credential("WEBHOOK_SECRET", directory, env)
+        self.secret = credential(SECRET.variable, directory, env)
         self.replay_protection = env.get("WEBHOOK_REPLAY_PROTECTION", "").lower() in ("1", "true", "yes")
         self.allowed_hosts = _allow_list(env.get("WEBHOOK_ALLOWED_HOSTS", ""))
         self.allowed_origins = frozenset(o.rstrip("/") for o in _allow_list(env.get("WEBHOOK_ALLOWED_ORIGINS", "")))
@@ -125,9 +87,9 @@ class WebhookConfig:
             max_connections=int_setting(env, "WEBHOOK_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, 1, 1 << 20),
             read_timeout=float_setting(env, "WEBHOOK_READ_TIMEOUT", DEFAULT_READ_TIMEOUT, 0.1, 3600.0),
         )
-        self.presets = presets.load_settings(env, directory)  # a SettingsError is a ConfigurationError
-        self.inbox = presets.Inbox(
-            directory / presets.INBOX_DIR, self.presets.inbox_max_files, self.presets.inbox_max_bytes
+        self.presets = _presets.load_settings(env, directory)  # a SettingsError is a ConfigurationError
+        self.inbox = _presets.Inbox(
+            directory / _presets.INBOX_DIR, self.presets.inbox_max_files, self.presets.inbox_max_bytes
         )
 
     @property
@@ -161,7 +123,7 @@ def request_meta(method: str, path: str, query: str, headers: Mapping[str, str])
     return meta
 
 
-def event_content(meta: dict[str, str], body: bytes, outcome: presets.Outcome, payload_path: Path | None) -> str:
+def event_content(meta: dict[str, str], body: bytes, outcome: _presets.Outcome, payload_path: Path | None) -> str:
     """The content of a delivery's event; adds the preset's fields (and the payload's file) to ``meta``.
 
     Without a preset's summary the content is the body as text, as it always was: bytes that are
@@ -267,7 +229,7 @@ class WebhookReceiver:
                 what = f"delivery {key[3:]}" if key.startswith("id:") else "the same body"
                 return self._reject(request.method, request.path, _http1.Response.text(409, f"{what} seen before"))
         # After the signature check: nothing of an unsigned body is parsed.
-        outcome = presets.shape(request.body, request.headers, request.path, self.config.presets)
+        outcome = _presets.shape(request.body, request.headers, request.path, self.config.presets)
         if outcome.filtered is not None:
             self.filtered += 1
             self._remember(replay_keys)
@@ -376,7 +338,7 @@ def build(environ: Mapping[str, str] | None = None) -> Channel:
             )
         except OSError as exc:
             raise ConfigurationError(
-                f"cannot listen on {HOST}:{config.port}: {exc.strerror} (another webhook server running? set WEBHOOK_PORT)"
+                f"cannot listen on {HOST}:{config.port}: {exc.strerror} (another webhook server running? set {PORT.variable})"
             ) from None
         receiver.server = server
         _log_start(channel, config, server)
@@ -415,7 +377,3 @@ def _log_start(channel: Channel, config: WebhookConfig, server: _http1.HttpServe
             server.max_connections,
             config.limits.max_connections,
         )
-
-
-def main() -> None:
-    build().run()

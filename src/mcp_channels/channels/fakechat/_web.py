@@ -4,7 +4,7 @@ Routes: ``/`` and its two assets, ``/ws`` (the conversation), ``POST /upload`` (
 file, multipart ``id``, ``text``, ``file``; 204) and ``GET /files/<name>`` (files sent by ``reply``).
 
 Websocket frames, JSON text. Page to server: ``{"id", "text"}`` (a message, as with the official
-server), ``{"type": "hello"}`` (send the history, then everything: see ``conversation.py``) and
+server), ``{"type": "hello"}`` (send the history, then everything: see ``_conversation.py``) and
 ``{"type": "permission", "request_id", "behavior": "allow" | "deny"}``. Server to page:
 ``{"type": "hello", "session", "limits", "more", "history"}`` and, while ``more`` is true,
 ``{"type": "history", "more", "history"}`` (the history in pieces), entries (``"type": "msg"``
@@ -17,10 +17,10 @@ POSTs, so another site cannot drive the chat or answer a permission prompt); bot
 with 403. A websocket frame over ``FAKECHAT_MAX_MESSAGE`` closes the socket with 1009 and an
 upload over ``FAKECHAT_MAX_UPLOAD`` gets 413, with nothing delivered or kept.
 
-Bounded so that no client can make the server hold much: a client's backlog (``tabs.py``), the
-history (``conversation.py``), the websocket clients open at once (``FAKECHAT_MAX_TABS``, then
+Bounded so that no client can make the server hold much: a client's backlog (``_tabs.py``), the
+history (``_conversation.py``), the websocket clients open at once (``FAKECHAT_MAX_TABS``, then
 503), the uploads being received at once (:data:`UPLOADS_AT_ONCE`, then 503) and the bytes
-uploads keep in ``inbox/`` (``FAKECHAT_INBOX_QUOTA``, then 507; see ``uploads.py``).
+uploads keep in ``inbox/`` (``FAKECHAT_INBOX_QUOTA``, then 507; see ``_uploads.py``).
 
 Imported lazily (aiohttp takes ~150 ms to import), after the server has answered ``initialize``.
 """
@@ -37,11 +37,11 @@ from typing import Final
 from aiohttp import BodyPartReader, WSCloseCode, WSMsgType, hdrs, web
 
 from ...errors import ConfigurationError
-from .chat import Fakechat, Refused
-from .config import HOST
-from .files import content_type, served_file
-from .tabs import Tab
-from .uploads import Inbox, InboxFull, IncomingFile, TooLarge
+from ._chat import Fakechat, Refused
+from ._config import HOST
+from ._files import content_type, served_file
+from ._tabs import Tab
+from ._uploads import Inbox, InboxFull, IncomingFile, TooLarge
 
 #: Room for the multipart envelope around an upload's file and text.
 FORM_SLACK: Final = 64 * 1024

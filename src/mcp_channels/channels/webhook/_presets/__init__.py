@@ -17,7 +17,8 @@ The package knows nothing of HTTP or of the channel server: the webhook channel 
 
 from __future__ import annotations
 
-from ..errors import SettingsError
+from mcp_channels.errors import SettingsError
+
 from ._inbox import INBOX_DIR, Inbox, file_name
 from ._settings import SETTINGS_FILE, Route, Settings, load_settings
 from ._shape import Outcome, shape

@@ -23,7 +23,7 @@
 ``FAKECHAT_INBOX_QUOTA``
     Bytes all files in ``inbox/`` may take, uploads being received included (default 1 GiB). An
     upload that would pass it is refused with 507 and nothing is kept; nothing is ever deleted
-    to make room (see :mod:`.uploads`).
+    to make room (see :mod:`._uploads`).
 ``FAKECHAT_STATE_DIR``
     Where ``inbox/`` (uploads) and ``outbox/`` (files sent by ``reply``) live (default
     ``~/.claude/channels/fakechat``, honouring ``CLAUDE_CONFIG_DIR``).
@@ -38,10 +38,10 @@ from pathlib import Path
 from typing import Final
 
 from ...state import int_setting, state_dir
+from . import FACTS, PORT
 
-NAME: Final = "fakechat"
+NAME: Final = FACTS.name
 HOST: Final = "127.0.0.1"
-DEFAULT_PORT: Final = 8787
 DEFAULT_MAX_MESSAGE: Final = 256 * 1024
 DEFAULT_MAX_UPLOAD: Final = 50 * 1024 * 1024
 DEFAULT_HISTORY: Final = 500
@@ -68,7 +68,7 @@ class FakechatConfig:
         """Settings from ``environ`` (default ``os.environ``); a bad value is a :class:`ConfigurationError` naming it."""
         env = os.environ if environ is None else environ
         return cls(
-            port=int_setting(env, "FAKECHAT_PORT", DEFAULT_PORT, 1, 65535),
+            port=int_setting(env, PORT.variable, PORT.default, 1, 65535),
             max_message=int_setting(env, "FAKECHAT_MAX_MESSAGE", DEFAULT_MAX_MESSAGE, 256, 8 * 1024 * 1024),
             max_upload=int_setting(env, "FAKECHAT_MAX_UPLOAD", DEFAULT_MAX_UPLOAD, 1, 1 << 32),
             history=int_setting(env, "FAKECHAT_HISTORY", DEFAULT_HISTORY, 1, 100_000),

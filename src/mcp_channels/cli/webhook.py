@@ -1,9 +1,8 @@
 """``mcp-channels webhook try``: what a POST would become, without running the server.
 
 For writing routes and templates: the body of a file (or ``-`` for standard input), with the
-headers and path given, goes through the same settings (``WEBHOOK_ROUTES``, ``webhook.json``)
-and the same code as a real delivery, and the event is printed as Claude Code would show it.
-Nothing is saved; the ``payload_path`` shown is where the payload would be kept.
+headers and path given, is shown as Claude Code would show its event
+(:mod:`mcp_channels.channels.webhook._try` does it). This module reads the command line.
 """
 
 from __future__ import annotations
@@ -12,10 +11,8 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from .channels.webhook import NAME, WebhookConfig, event_content, request_meta
-from .errors import ConfigurationError
-from .presets import file_name, shape
-from .protocol import render_channel_tag
+from ..channels.webhook._channel import WebhookConfig
+from ..channels.webhook._try import try_delivery
 
 USAGE = """usage: mcp-channels webhook try <file|-> [--header 'Name: value' ...] [--path /p]
 
@@ -54,6 +51,7 @@ def _read(source: str) -> bytes:
 
 
 def webhook_command(argv: Sequence[str]) -> int:
+    """``mcp-channels webhook try <file|-> [--header ...] [--path /p]``."""
     if not argv or argv[0] in ("-h", "--help", "help"):
         print(USAGE, file=sys.stdout if argv else sys.stderr)
         return 0 if argv else 2
@@ -71,32 +69,5 @@ def webhook_command(argv: Sequence[str]) -> int:
     except OSError as exc:
         print(f"mcp-channels webhook try: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    try:
-        config = WebhookConfig()
-    except ConfigurationError as exc:
-        print(f"mcp-channels webhook try: {exc}", file=sys.stderr)
-        return 1
-    outcome = shape(body, headers, path, config.presets)
-    meta = request_meta("POST", path, query, headers)
-    would_save = (
-        outcome.filtered is None
-        and outcome.content is not None
-        and outcome.payload is not None
-        and config.inbox.keeps(outcome.payload)
-    )
-    payload_path = config.inbox.directory / file_name(outcome.label, outcome.suffix) if would_save else None
-    content = event_content(meta, body, outcome, payload_path)
-    print(render_channel_tag(NAME, content, meta))
-    print(_verdict(body, content, outcome.meta.get("preset"), outcome.filtered))
+    print(try_delivery(body, headers, path, query, WebhookConfig()))  # a bad setting: ConfigurationError
     return 0
-
-
-def _verdict(body: bytes, content: str, preset: str | None, filtered: str | None) -> str:
-    shaped = (
-        f"preset {preset}: {len(body):,} body bytes → {len(content.encode()):,} content bytes"
-        if preset
-        else "no preset: the body as it came"
-    )
-    if filtered is not None:
-        return f"{shaped}\nfiltered out ({filtered}): the sender gets 202 filtered and the session sees nothing"
-    return f"{shaped}\ndelivered: the sender gets 202 queued"

@@ -1,6 +1,6 @@
 """What fakechat does with a message, a reply, an edit or a permission request.
 
-The transport (``web.py``) only parses frames and forms and calls in here; this module turns a
+The transport (``_web.py``) only parses frames and forms and calls in here; this module turns a
 page message into an event for Claude (or a permission verdict), Claude's tool calls into
 conversation entries, and permission requests into cards the page can answer.
 """
@@ -17,9 +17,9 @@ from typing import Any, Final, Protocol
 from ...channel import Channel, PermissionRequest
 from ...errors import EventQueueFull, HostDisconnected, InputRefused, ToolError
 from ...protocol import cap_code_points, is_request_id, parse_permission_reply
-from .config import FakechatConfig
-from .conversation import Conversation, Entry
-from .files import REPLY_FILE_LIMIT, copy_to_outbox
+from ._config import FakechatConfig
+from ._conversation import Conversation, Entry
+from ._files import REPLY_FILE_LIMIT, copy_to_outbox
 
 #: Ids the page gives its messages (``u<ms>-<random>-<n>``); anything tame up to 64 characters.
 CLIENT_ID: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -37,7 +37,7 @@ class Refused(InputRefused):
 
 
 class Upload(Protocol):
-    """A received upload not yet given its final name (see ``uploads.IncomingFile``)."""
+    """A received upload not yet given its final name (see ``_uploads.IncomingFile``)."""
 
     name: str
     size: int

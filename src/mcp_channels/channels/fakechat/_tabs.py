@@ -2,7 +2,7 @@
 
 Frames are written by one task per client, so a slow client never holds up the others; what the
 socket has not taken yet waits in a queue bounded in bytes (``FAKECHAT_TAB_BUFFER``). The history
-is not queued at all: a :class:`~.conversation.Replay` makes its next piece only when the socket
+is not queued at all: a :class:`~._conversation.Replay` makes its next piece only when the socket
 has taken the last. A client that falls further behind than the budget is closed with 1013 (try
 again later, rather than 1008: it broke no rule, it was only slow), after a short grace its
 connection is cut whether or not it took the close frame, and everything queued for it is let go
@@ -19,7 +19,7 @@ from typing import Any, Final
 
 from aiohttp import WSCloseCode, WSMsgType, web
 
-from .conversation import Replay, encode
+from ._conversation import Replay, encode
 
 #: How long a client that fell behind has to take the close frame before its connection is cut.
 CLOSE_GRACE: Final = 5.0

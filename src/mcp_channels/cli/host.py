@@ -1,4 +1,8 @@
-"""``mcp-channels host`` and ``mcp-channels demo``."""
+"""``mcp-channels host`` and ``mcp-channels demo``.
+
+The demo is the host with the fakechat channel (the one needing no account), on a fresh state
+directory that is removed when it ends.
+"""
 
 from __future__ import annotations
 
@@ -10,10 +14,12 @@ import tempfile
 from collections.abc import Sequence
 from pathlib import Path
 
-from .enablement import ManagedSettings, add_flag_arguments, build_entries
-from .errors import EntrySyntaxError, HostConfigError
-from .host.app import Host, HostOptions
-from .host.config import ServerSpec, load_mcp_config, load_plugin
+from ..channels import facts
+from ..enablement import ManagedSettings, add_flag_arguments, build_entries
+from ..errors import EntrySyntaxError, HostConfigError
+from ..host.app import Host, HostOptions
+from ..host.config import ServerSpec, load_mcp_config, load_plugin
+from ..state import state_dir_variable
 
 
 def _host_parser() -> argparse.ArgumentParser:
@@ -92,6 +98,8 @@ def host_command(argv: Sequence[str]) -> int:
     return asyncio.run(Host(host_options).run())
 
 
+#: The channel the demo runs: the one that needs no account.
+DEMO_CHANNEL = "fakechat"
 DEMO_BANNER = """\
 mcp-channels demo: the host (standing in for Claude Code) with the fakechat channel.
 
@@ -110,23 +118,27 @@ Type /help for commands, Ctrl-D to stop.
 
 
 def demo_command(argv: Sequence[str]) -> int:
+    """``mcp-channels demo [--port N]``: the host with fakechat, answered from the terminal."""
     parser = argparse.ArgumentParser(
         prog="mcp-channels demo", description="The host with a local chat page, no account needed."
     )
-    parser.add_argument("--port", type=int, default=8787, help="chat page port (default 8787)")
+    demo = facts(DEMO_CHANNEL)
+    assert demo.port is not None
+    port = demo.port
+    parser.add_argument("--port", type=int, default=port.default, help=f"chat page port (default {port.default})")
     options = parser.parse_args(argv)
     with tempfile.TemporaryDirectory(prefix="mcp-channels-demo-") as tmp:
         config = Path(tmp) / "mcp.json"
         server = {
             "command": sys.executable,
-            "args": ["-m", "mcp_channels", "serve", "fakechat"],
-            "env": {"FAKECHAT_PORT": str(options.port), "FAKECHAT_STATE_DIR": str(Path(tmp) / "fakechat")},
+            "args": ["-m", "mcp_channels", "serve", demo.name],
+            "env": {port.variable: str(options.port), state_dir_variable(demo.name): str(Path(tmp) / demo.name)},
         }
-        config.write_text(json.dumps({"mcpServers": {"fakechat": server}}))
+        config.write_text(json.dumps({"mcpServers": {demo.name: server}}))
         print(DEMO_BANNER.format(port=options.port), flush=True)
         host_options = HostOptions(
             specs=load_mcp_config(config),
-            entries=build_entries([], ["server:fakechat"]),
+            entries=build_entries([], [f"server:{demo.name}"]),
             keep_running=not sys.stdin.isatty(),
         )
         return asyncio.run(Host(host_options).run())
