@@ -17,7 +17,7 @@ from hypothesis import strategies as st
 
 from imessage_fixtures import BIN, ChatDbBuilder, apple_date, typedstream, typedstream_integer
 from mcp_channels.channel import PermissionRequest
-from mcp_channels.channels.imessage._channel import IMessageConfig, permission_text
+from mcp_channels.channels.imessage._channel import permission_text
 from mcp_channels.channels.imessage._chatdb import (
     ChatDb,
     ChatDbError,
@@ -30,6 +30,7 @@ from mcp_channels.channels.imessage._chatdb import (
 from mcp_channels.channels.imessage._echo import ATTACHMENT_KEY, EchoFilter, echo_key
 from mcp_channels.channels.imessage._history import header, render_conversation
 from mcp_channels.channels.imessage._osascript import SEND_FILE_SCRIPT, SEND_TEXT_SCRIPT, Osascript, SendError
+from mcp_channels.channels.imessage._settings import IMessageSettings
 from mcp_channels.channels.imessage._typedstream import decode_attributed_body
 from mcp_channels.errors import ConfigurationError
 
@@ -294,7 +295,7 @@ def test_permission_prompt_shows_the_input_only_for_bash() -> None:
 
 
 def test_settings_from_the_environment(tmp_path: Path) -> None:
-    config = IMessageConfig(
+    config = IMessageSettings.from_environ(
         {
             "IMESSAGE_DB_PATH": str(tmp_path / "x.db"),
             "IMESSAGE_ALLOW_SMS": "true",
@@ -306,7 +307,7 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
     assert (config.db_path, config.allow_sms, config.append_signature, config.poll_interval, config.state_dir) == (
         tmp_path / "x.db", True, False, 0.25, tmp_path,
     )  # fmt: skip
-    defaults = IMessageConfig({"HOME": str(tmp_path)})
+    defaults = IMessageSettings.from_environ({"HOME": str(tmp_path)})
     assert (defaults.allow_sms, defaults.append_signature, defaults.poll_interval) == (False, True, 1.0)
 
 
@@ -315,8 +316,14 @@ def test_settings_from_the_environment(tmp_path: Path) -> None:
 )
 def test_bad_poll_interval_is_refused(tmp_path: Path, value: str, message: str) -> None:
     with pytest.raises(ConfigurationError) as raised:
-        IMessageConfig({"IMESSAGE_POLL_INTERVAL": value, "IMESSAGE_STATE_DIR": str(tmp_path)})
+        IMessageSettings.from_environ({"IMESSAGE_POLL_INTERVAL": value, "IMESSAGE_STATE_DIR": str(tmp_path)})
     assert str(raised.value).startswith("IMESSAGE_POLL_INTERVAL=") and message in str(raised.value)
+
+
+@pytest.mark.parametrize("value", ["maybe", "2", "enabled"])
+def test_a_flag_that_is_neither_true_nor_false_is_refused(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigurationError, match=r"IMESSAGE_ALLOW_SMS=.* is neither true nor false"):
+        IMessageSettings.from_environ({"IMESSAGE_ALLOW_SMS": value, "IMESSAGE_STATE_DIR": str(tmp_path)})
 
 
 # --------------------------------------------------------------------------- osascript

@@ -16,7 +16,7 @@ from mcp_channels.channels.webhook._presets import _alertmanager, _github, _gitl
 from mcp_channels.protocol import is_valid_meta_key, render_channel_tag
 from webhook_fixtures import GITHUB_EVENTS, github_cases, github_examples, payload_file
 
-NO_ROUTES = presets.Settings()
+NO_ROUTES = presets.PresetSettings()
 
 
 def shaped(body: bytes, headers: dict[str, str], path: str = "/hook") -> presets.Outcome:
@@ -231,7 +231,7 @@ def test_long_titles_are_cut_on_a_character_boundary() -> None:
 
 
 def test_a_route_can_pin_a_preset_or_force_the_raw_body(tmp_path: Path) -> None:
-    routes = presets.load_settings({"WEBHOOK_ROUTES": "/am=alertmanager, /raw/**=raw"}, tmp_path)
+    routes = presets.PresetSettings.from_environ({"WEBHOOK_ROUTES": "/am=alertmanager, /raw/**=raw"}, tmp_path)
     alerts = [{"status": "firing", "labels": {"alertname": "Disk"}}]
     body = json.dumps({"status": "firing", "groupKey": "{}:{}", "alerts": alerts}).encode()
     assert presets.shape(body, {}, "/am", routes).content == "Alert FIRING: Disk"

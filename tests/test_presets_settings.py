@@ -11,15 +11,15 @@ from mcp_channels.channels.webhook import _presets as presets
 from webhook_fixtures import github_examples, payload_file
 
 
-def load(tmp_path: Path, document: object = None, **env: str) -> presets.Settings:
+def load(tmp_path: Path, document: object = None, **env: str) -> presets.PresetSettings:
     if document is not None:
         (tmp_path / presets.SETTINGS_FILE).write_text(document if isinstance(document, str) else json.dumps(document))
-    return presets.load_settings(env, tmp_path)
+    return presets.PresetSettings.from_environ(env, tmp_path)
 
 
 def test_no_settings_means_auto_detection_everywhere(tmp_path: Path) -> None:
     settings = load(tmp_path)
-    assert settings == presets.Settings((), 500, 100 * 1024 * 1024)
+    assert settings == presets.PresetSettings((), 500, 100 * 1024 * 1024)
     assert settings.route_for("/anything/at/all").preset == "auto"
 
 
@@ -97,7 +97,9 @@ def test_a_broken_environment_setting_is_refused_naming_it(tmp_path: Path, env: 
     assert problem in str(caught.value)
 
 
-def shape(settings: presets.Settings, event: str, index: int = 0, path: str = "/gh", **changes: str) -> presets.Outcome:
+def shape(
+    settings: presets.PresetSettings, event: str, index: int = 0, path: str = "/gh", **changes: str
+) -> presets.Outcome:
     payload = json.loads(json.dumps(github_examples()[event][index]))
     for key, value in changes.items():
         outer, inner = key.split("__")

@@ -13,11 +13,8 @@ import fcntl
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TypeVar
-
-from .errors import ConfigurationError
 
 ENV_FILE = ".env"
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
@@ -200,33 +197,3 @@ def mask_secret(value: str, keep: int = 6) -> str:
     if shown == 0:
         return f"{'*' * 8} ({len(value)} chars)"
     return f"{value[:shown]}… ({len(value)} chars)"
-
-
-def int_setting(environ: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
-    """An integer setting from the environment, or :class:`ConfigurationError` naming it when it is unusable.
-
-    Read once at start: a channel with a typo in its port must stop and say so, not fall back
-    to a default the user did not ask for.
-    """
-    return _number_setting(environ, key, default, low, high, int)
-
-
-def float_setting(environ: Mapping[str, str], key: str, default: float, low: float, high: float) -> float:
-    """Like :func:`int_setting`, for a number such as an interval in seconds."""
-    return _number_setting(environ, key, default, low, high, float)
-
-
-N = TypeVar("N", int, float)
-
-
-def _number_setting(environ: Mapping[str, str], key: str, default: N, low: N, high: N, parse: Callable[[str], N]) -> N:
-    raw = environ.get(key)
-    if not raw:
-        return default
-    try:
-        value = parse(raw)
-    except ValueError:
-        raise ConfigurationError(f"{key}={raw!r} is not a number") from None
-    if not low <= value <= high:
-        raise ConfigurationError(f"{key}={raw} is out of range ({low:g}..{high:g})")
-    return value

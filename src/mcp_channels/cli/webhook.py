@@ -11,7 +11,7 @@ import argparse
 import sys
 from collections.abc import Sequence
 
-from ..channels.webhook._channel import WebhookConfig
+from ..channels.webhook._settings import WebhookSettings
 from ..channels.webhook._try import try_delivery
 
 USAGE = """usage: mcp-channels webhook try <file|-> [--header 'Name: value' ...] [--path /p]
@@ -69,5 +69,5 @@ def webhook_command(argv: Sequence[str]) -> int:
     except OSError as exc:
         print(f"mcp-channels webhook try: cannot read {args.file}: {exc.strerror or exc}", file=sys.stderr)
         return 1
-    print(try_delivery(body, headers, path, query, WebhookConfig()))  # a bad setting: ConfigurationError
+    print(try_delivery(body, headers, path, query, WebhookSettings.from_environ()))  # a bad setting: ConfigurationError
     return 0

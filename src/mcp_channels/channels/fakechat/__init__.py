@@ -6,7 +6,7 @@ the official server, permission prompts appear in the page as cards with Allow /
 ``yes abcde``), the conversation survives a reload and shows in every open tab, the page
 reconnects by itself after a restart, and requests from other web sites are refused.
 
-Settings are described in :mod:`._config`; the page itself is ``page.html`` / ``page.css`` /
+Settings are described in :mod:`._settings`; the page itself is ``page.html`` / ``page.css`` /
 ``page.js`` beside this file, served by :mod:`._web`.
 """
 

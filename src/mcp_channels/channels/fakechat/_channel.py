@@ -11,7 +11,7 @@ from ...channel import Channel, PermissionRequest
 from ...errors import ConfigurationError
 from ...state import ensure_private_dir
 from ._chat import Fakechat
-from ._config import NAME, FakechatConfig
+from ._settings import NAME, FakechatSettings
 
 
 def instructions(url: str) -> str:
@@ -29,9 +29,9 @@ def instructions(url: str) -> str:
 
 def build(environ: Mapping[str, str] | None = None) -> Channel:
     """The fakechat channel server, configured from the environment."""
-    config = FakechatConfig.from_environment(environ)
-    channel = Channel(NAME, instructions=instructions(config.url))
-    chat = Fakechat(channel, config)
+    settings = FakechatSettings.from_environ(environ)
+    channel = Channel(NAME, instructions=instructions(settings.url))
+    chat = Fakechat(channel, settings)
 
     @channel.tool(
         description=(
@@ -62,10 +62,12 @@ def build(environ: Mapping[str, str] | None = None) -> Channel:
         await asyncio.sleep(0)
         serve = await asyncio.to_thread(_load_transport)
         try:
-            for folder in (config.state, config.inbox, config.outbox):
+            for folder in (settings.state, settings.inbox, settings.outbox):
                 ensure_private_dir(folder)
         except OSError as exc:
-            raise ConfigurationError(f"cannot use the state directory {config.state}: {exc.strerror or exc}") from None
+            raise ConfigurationError(
+                f"cannot use the state directory {settings.state}: {exc.strerror or exc}"
+            ) from None
         await serve(chat)
 
     return channel

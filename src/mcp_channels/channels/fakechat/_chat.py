@@ -17,9 +17,9 @@ from typing import Any, Final, Protocol
 from ...channel import Channel, PermissionRequest
 from ...errors import EventQueueFull, HostDisconnected, InputRefused, ToolError
 from ...protocol import cap_code_points, is_request_id, parse_permission_reply
-from ._config import FakechatConfig
 from ._conversation import Conversation, Entry
 from ._files import REPLY_FILE_LIMIT, copy_to_outbox
+from ._settings import FakechatSettings
 
 #: Ids the page gives its messages (``u<ms>-<random>-<n>``); anything tame up to 64 characters.
 CLIENT_ID: Final = re.compile(r"^[A-Za-z0-9_.:-]{1,64}$")
@@ -85,10 +85,10 @@ def _iso(ms: int) -> str:
 class Fakechat:
     """The channel's behaviour, between the page transport and the Claude Code session."""
 
-    def __init__(self, channel: Channel, config: FakechatConfig) -> None:
+    def __init__(self, channel: Channel, settings: FakechatSettings) -> None:
         self.channel = channel
-        self.config = config
-        self.conversation = Conversation(config.history, config.history_bytes)
+        self.settings = settings
+        self.conversation = Conversation(settings.history, settings.history_bytes)
         self._sent = 0
 
     # ------------------------------------------------------------------ from the page
@@ -183,10 +183,10 @@ class Fakechat:
             # Imported here: the shared guards pull in the access layer, which start-up does not need.
             from ...outbound import check_files
 
-            sources = check_files(files, state_dir=self.config.state, max_bytes=REPLY_FILE_LIMIT)
+            sources = check_files(files, state_dir=self.settings.state, max_bytes=REPLY_FILE_LIMIT)
             for raw, source in zip(files, sources, strict=True):
                 try:
-                    copy = await asyncio.to_thread(copy_to_outbox, source, self.config.outbox)
+                    copy = await asyncio.to_thread(copy_to_outbox, source, self.settings.outbox)
                 except OSError as exc:
                     raise ToolError(f"cannot copy {raw}: {exc.strerror or exc}") from None
                 attachments.append({"url": f"/files/{copy.name}", "name": Path(raw).name, "size": copy.stat().st_size})
@@ -199,7 +199,7 @@ class Fakechat:
             entry["files"] = attachments
         self.conversation.add(entry)
         if not self.conversation.watchers:
-            return f"sent ({message_id}); no chat page is open, it will show when the user opens {self.config.url}"
+            return f"sent ({message_id}); no chat page is open, it will show when the user opens {self.settings.url}"
         return f"sent ({message_id})"
 
     async def edit(self, message_id: str, text: str) -> str:

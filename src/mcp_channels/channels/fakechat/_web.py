@@ -38,8 +38,8 @@ from aiohttp import BodyPartReader, WSCloseCode, WSMsgType, hdrs, web
 
 from ...errors import ConfigurationError
 from ._chat import Fakechat, Refused
-from ._config import HOST
 from ._files import content_type, served_file
+from ._settings import HOST
 from ._tabs import Tab
 from ._uploads import Inbox, InboxFull, IncomingFile, TooLarge
 
@@ -78,19 +78,19 @@ class PageServer:
 
     def __init__(self, chat: Fakechat) -> None:
         self.chat = chat
-        self.config = chat.config
+        self.settings = chat.settings
         self.log = chat.channel.log
-        names = (f"127.0.0.1:{self.config.port}", f"localhost:{self.config.port}", f"[::1]:{self.config.port}")
+        names = (f"127.0.0.1:{self.settings.port}", f"localhost:{self.settings.port}", f"[::1]:{self.settings.port}")
         self.hosts = frozenset(names)
         self.origins = frozenset(f"http://{name}" for name in names)
         self.tabs: set[Tab] = set()
-        self.inbox = Inbox(self.config.inbox, self.config.inbox_quota)
+        self.inbox = Inbox(self.settings.inbox, self.settings.inbox_quota)
         self._uploading = 0
         package = resources.files(__package__)
         self.assets = {path: (package.joinpath(name).read_bytes(), kind) for path, (name, kind) in ASSETS.items()}
 
     def application(self) -> web.Application:
-        app = web.Application(middlewares=[self._guard], client_max_size=self.config.max_message)
+        app = web.Application(middlewares=[self._guard], client_max_size=self.settings.max_message)
         for path in self.assets:
             app.router.add_get(path, self._asset)
         app.router.add_get("/ws", self._websocket)
@@ -106,7 +106,9 @@ class PageServer:
     async def _guard(self, request: web.Request, handler: Handler) -> web.StreamResponse:
         host = (request.headers.get(hdrs.HOST) or "").lower()
         if host not in self.hosts:
-            return self._refuse(request, 403, f"forbidden: Host {host[:100]!r} is not this server ({self.config.url})")
+            return self._refuse(
+                request, 403, f"forbidden: Host {host[:100]!r} is not this server ({self.settings.url})"
+            )
         origin = request.headers.get(hdrs.ORIGIN)
         if origin is not None and origin.lower() not in self.origins:
             return self._refuse(request, 403, f"forbidden: cross-origin request from {origin[:100]!r}")
@@ -119,7 +121,7 @@ class PageServer:
     async def _file(self, request: web.Request) -> web.StreamResponse:
         name = request.match_info["name"]
         try:
-            path = served_file(self.config.outbox, name)
+            path = served_file(self.settings.outbox, name)
         except ValueError:
             return self._refuse(request, 400, "bad file name")
         if path is None:
@@ -132,13 +134,13 @@ class PageServer:
         return web.FileResponse(path, headers=headers)
 
     async def _websocket(self, request: web.Request) -> web.StreamResponse:
-        if len(self.tabs) >= self.config.max_tabs:
+        if len(self.tabs) >= self.settings.max_tabs:
             return self._refuse(
-                request, 503, f"too many chat tabs open ({self.config.max_tabs}, FAKECHAT_MAX_TABS); close one"
+                request, 503, f"too many chat tabs open ({self.settings.max_tabs}, FAKECHAT_MAX_TABS); close one"
             )
-        ws = web.WebSocketResponse(max_msg_size=self.config.max_message, heartbeat=30, compress=False, timeout=1.0)
+        ws = web.WebSocketResponse(max_msg_size=self.settings.max_message, heartbeat=30, compress=False, timeout=1.0)
         await ws.prepare(request)
-        tab = Tab(ws, request.transport, self.config.tab_buffer, self.log)
+        tab = Tab(ws, request.transport, self.settings.tab_buffer, self.log)
         self.tabs.add(tab)
         self.chat.conversation.listen(tab)
         try:
@@ -160,7 +162,7 @@ class PageServer:
         if getattr(error, "code", None) == WSCloseCode.MESSAGE_TOO_BIG:
             self.log.warning(
                 "refused a websocket frame over %d bytes (FAKECHAT_MAX_MESSAGE); closed with 1009",
-                self.config.max_message,
+                self.settings.max_message,
             )
         else:
             self.log.warning("websocket closed on an error: %s", error)
@@ -179,7 +181,7 @@ class PageServer:
             if kind == "msg":
                 self.chat.receive(frame.get("id"), frame.get("text", ""))
             elif kind == "hello":
-                limits = {"max_message": self.config.max_message, "max_upload": self.config.max_upload}
+                limits = {"max_message": self.settings.max_message, "max_upload": self.settings.max_upload}
                 self.chat.conversation.view(tab, limits=limits)
             elif kind == "permission":
                 self.chat.answer_button(frame.get("request_id"), frame.get("behavior"))
@@ -192,7 +194,7 @@ class PageServer:
     async def _upload(self, request: web.Request) -> web.Response:
         if request.content_type != "multipart/form-data":
             return self._refuse(request, 400, "expected multipart/form-data")
-        too_large = f"upload too large (max {self.config.max_upload} bytes)"
+        too_large = f"upload too large (max {self.settings.max_upload} bytes)"
         if request.content_length is not None and request.content_length > self._form_budget:
             return self._refuse(request, 413, too_large)
         if self._uploading >= UPLOADS_AT_ONCE:
@@ -203,7 +205,7 @@ class PageServer:
             room = self.inbox.room()
         except OSError as exc:
             return self._cannot_save(request, exc)
-        envelope = self.config.max_message + FORM_SLACK
+        envelope = self.settings.max_message + FORM_SLACK
         if room == 0 or (request.content_length is not None and request.content_length > room + envelope):
             return self._refuse(request, 507, str(self.inbox.full()))
         self._uploading += 1
@@ -238,7 +240,7 @@ class PageServer:
     @property
     def _form_budget(self) -> int:
         """Bytes an upload form may carry in all: the file, the text, and the envelope."""
-        return self.config.max_upload + self.config.max_message + FORM_SLACK
+        return self.settings.max_upload + self.settings.max_message + FORM_SLACK
 
     async def _read_form(self, request: web.Request) -> tuple[dict[str, str], IncomingFile | None]:
         """The ``id`` and ``text`` fields and the file (``None`` if absent or empty) of an upload.
@@ -260,12 +262,12 @@ class PageServer:
                 if part.name == "file" and part.filename is not None:
                     if incoming is not None:
                         raise ValueError("one file per message")
-                    incoming = self.inbox.receive(part.filename, self.config.max_upload)
+                    incoming = self.inbox.receive(part.filename, self.settings.max_upload)
                     while chunk := await part.read_chunk():
                         incoming.write(chunk)
                     remaining -= incoming.size
                 else:
-                    value = await _read_field(part, min(self.config.max_message, remaining))
+                    value = await _read_field(part, min(self.settings.max_message, remaining))
                     remaining -= len(value)
                     if part.name in ("id", "text"):
                         fields[part.name] = value.decode("utf-8")
@@ -280,7 +282,7 @@ class PageServer:
         return fields, incoming
 
     def _cannot_save(self, request: web.Request, error: OSError) -> web.Response:
-        self.log.error("could not save an upload in %s: %s", self.config.inbox, error)
+        self.log.error("could not save an upload in %s: %s", self.settings.inbox, error)
         return self._refuse(request, 500, f"could not save the upload: {error.strerror or error}")
 
     @staticmethod
@@ -310,19 +312,19 @@ async def _read_field(part: BodyPartReader, limit: int) -> bytes:
 
 async def serve(chat: Fakechat) -> None:
     """Serve the page until cancelled; a port in use is a :class:`ConfigurationError`."""
-    config = chat.config
+    settings = chat.settings
     pages = PageServer(chat)
     runner = web.AppRunner(pages.application(), access_log=None, handle_signals=False)
     await runner.setup()
-    site = web.TCPSite(runner, HOST, config.port, shutdown_timeout=0.5)
+    site = web.TCPSite(runner, HOST, settings.port, shutdown_timeout=0.5)
     try:
         await site.start()
     except OSError as exc:
         await runner.cleanup()
         raise ConfigurationError(
-            f"cannot listen on {HOST}:{config.port}: {exc.strerror} (another fakechat running? set FAKECHAT_PORT)"
+            f"cannot listen on {HOST}:{settings.port}: {exc.strerror} (another fakechat running? set FAKECHAT_PORT)"
         ) from None
-    chat.channel.log.info("chat page at %s", config.url)
+    chat.channel.log.info("chat page at %s", settings.url)
     try:
         await asyncio.Event().wait()
     finally:

@@ -13,7 +13,6 @@ from typing import Final
 from ..._schema import object_schema, string
 from ...messaging import REACT_SCHEMA, REPLY_TO_HINT, ToolDeclaration, edit_schema, reply_schema
 
-DEFAULT_API_BASE: Final = "https://api.telegram.org"
 REACTION_EXAMPLES: Final = "👍 👎 ❤ 🔥 👀 🎉 🙏 👌 😁 🤔 🤯 😢 💯 🏆 🤝 ✍ 👏 😎"
 
 FORMATS: Final = ("text", "markdown", "markdownv2")

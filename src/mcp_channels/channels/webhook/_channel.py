@@ -11,7 +11,6 @@ import collections
 import hashlib
 import hmac
 import json
-import os
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Final
@@ -20,21 +19,15 @@ from ... import _http1
 from ..._ratelimit import ThrottledLog
 from ...channel import Channel
 from ...errors import ConfigurationError, EventQueueFull, EventTooLarge, HostDisconnected
-from ...state import credential, float_setting, int_setting, state_dir
-from . import FACTS, PORT, SECRET, _presets
+from . import FACTS, PORT, _presets
+from ._settings import ANY, WebhookSettings
 
 NAME: Final = FACTS.name
 HOST: Final = "127.0.0.1"
-DEFAULT_MAX_BODY: Final = 1024 * 1024
-DEFAULT_MAX_BODY_TOTAL: Final = 64 * 1024 * 1024
-DEFAULT_MAX_CONNECTIONS: Final = 1024
-DEFAULT_READ_TIMEOUT: Final = 10.0
 HEALTH_PATH: Final = "/healthz"
 REPLAY_MEMORY: Final = 10_000
 #: Seconds a sender is asked to wait when the session is not taking events.
 RETRY_AFTER: Final = "5"
-#: An allow-list entry that accepts everything.
-ANY: Final = "*"
 #: The answer to every accepted event, built (and encoded) once.
 QUEUED: Final = _http1.Response.text(202, "queued")
 #: The answer to a delivery a route's filters dropped: accepted, and nothing reaches the session.
@@ -65,44 +58,6 @@ HEADER_META: Final = {
     "user-agent": "user_agent",
 }
 SIGNATURE_HEADERS: Final = ("x-hub-signature-256", "x-signature-256")
-
-
-class WebhookConfig:
-    """Settings read once at start; a bad value stops the server with a message naming it."""
-
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        env = os.environ if environ is None else environ
-        directory = state_dir(NAME, env)
-        self.port = int_setting(env, PORT.variable, PORT.default, 1, 65535)
-        self.max_body = int_setting(env, "WEBHOOK_MAX_BODY", DEFAULT_MAX_BODY, 1, 1 << 30)
-        self.secret = credential(SECRET.variable, directory, env)
-        self.replay_protection = env.get("WEBHOOK_REPLAY_PROTECTION", "").lower() in ("1", "true", "yes")
-        self.allowed_hosts = _allow_list(env.get("WEBHOOK_ALLOWED_HOSTS", ""))
-        self.allowed_origins = frozenset(o.rstrip("/") for o in _allow_list(env.get("WEBHOOK_ALLOWED_ORIGINS", "")))
-        self.limits = _http1.Limits(
-            max_body=self.max_body,
-            max_body_total=int_setting(
-                env, "WEBHOOK_MAX_BODY_TOTAL", max(DEFAULT_MAX_BODY_TOTAL, self.max_body), self.max_body, 1 << 34
-            ),
-            max_connections=int_setting(env, "WEBHOOK_MAX_CONNECTIONS", DEFAULT_MAX_CONNECTIONS, 1, 1 << 20),
-            read_timeout=float_setting(env, "WEBHOOK_READ_TIMEOUT", DEFAULT_READ_TIMEOUT, 0.1, 3600.0),
-        )
-        self.presets = _presets.load_settings(env, directory)  # a SettingsError is a ConfigurationError
-        self.inbox = _presets.Inbox(
-            directory / _presets.INBOX_DIR, self.presets.inbox_max_files, self.presets.inbox_max_bytes
-        )
-
-    @property
-    def local_hosts(self) -> frozenset[str]:
-        """``Host`` values that name this receiver itself."""
-        names = ("127.0.0.1", "localhost", "[::1]")
-        return frozenset((*(f"{name}:{self.port}" for name in names), *(names if self.port == 80 else ())))
-
-
-def _allow_list(raw: str) -> frozenset[str]:
-    """Comma- or space-separated entries, lower-cased; ``*`` anywhere means everything."""
-    entries = frozenset(entry.lower() for entry in raw.replace(",", " ").split())
-    return frozenset({ANY}) if ANY in entries else entries
 
 
 def _host_name(host: str) -> str:
@@ -155,14 +110,14 @@ def signature_matches(secret: str, body: bytes, header: str) -> bool:
 class WebhookReceiver:
     """Turns HTTP requests into events; counts what it accepted and refused for ``/healthz``."""
 
-    def __init__(self, channel: Channel, config: WebhookConfig) -> None:
+    def __init__(self, channel: Channel, settings: WebhookSettings) -> None:
         self.channel = channel
-        self.config = config
+        self.settings = settings
         self.received = 0
         self.filtered = 0
         self.rejected: collections.Counter[int] = collections.Counter()
         self.server: _http1.HttpServer | None = None
-        self._local_hosts = config.local_hosts
+        self._local_hosts = settings.local_hosts
         self._seen: collections.OrderedDict[str, None] = collections.OrderedDict()
         self._log_refusal = ThrottledLog(channel.log, "refused requests")
 
@@ -184,8 +139,8 @@ class WebhookReceiver:
                 path,
                 _http1.Response.text(415, f"Content-Encoding {encoding[:100]!r} is not accepted: send it uncompressed"),
             )
-        if length is not None and length > self.config.max_body:
-            limit = self.config.max_body
+        if length is not None and length > self.settings.max_body:
+            limit = self.settings.max_body
             return self._reject(
                 method, path, _http1.Response.text(413, f"body too large: {length} bytes, limit {limit}")
             )
@@ -196,7 +151,7 @@ class WebhookReceiver:
         host = headers.get("host")  # absent only from HTTP/1.0 clients, never from a browser
         if host is not None and not self._host_allowed(host.strip().lower()):
             return f"Host {host[:100]!r} is not this receiver's address (see WEBHOOK_ALLOWED_HOSTS)"
-        origins = self.config.allowed_origins
+        origins = self.settings.allowed_origins
         if ANY in origins:
             return None
         origin = headers.get("origin")
@@ -210,17 +165,17 @@ class WebhookReceiver:
         return None
 
     def _host_allowed(self, host: str) -> bool:
-        allowed = self.config.allowed_hosts
+        allowed = self.settings.allowed_hosts
         return host in self._local_hosts or ANY in allowed or host in allowed or _host_name(host) in allowed
 
     def handle(self, request: _http1.Request) -> _http1.Response:
         if request.path == HEALTH_PATH:
             return self._health()
-        if self.config.secret is not None:
+        if self.settings.secret is not None:
             header = next((request.headers[h] for h in SIGNATURE_HEADERS if h in request.headers), None)
             if header is None:
                 return self._reject(request.method, request.path, _http1.Response.text(401, "missing signature"))
-            if not signature_matches(self.config.secret, request.body, header):
+            if not signature_matches(self.settings.secret, request.body, header):
                 return self._reject(request.method, request.path, _http1.Response.text(401, "invalid signature"))
         meta = request_meta(request.method, request.path, request.query, request.headers)
         replay_keys = self._replay_keys(meta.get("delivery_id"), request.body)
@@ -229,7 +184,7 @@ class WebhookReceiver:
                 what = f"delivery {key[3:]}" if key.startswith("id:") else "the same body"
                 return self._reject(request.method, request.path, _http1.Response.text(409, f"{what} seen before"))
         # After the signature check: nothing of an unsigned body is parsed.
-        outcome = _presets.shape(request.body, request.headers, request.path, self.config.presets)
+        outcome = _presets.shape(request.body, request.headers, request.path, self.settings.presets)
         if outcome.filtered is not None:
             self.filtered += 1
             self._remember(replay_keys)
@@ -237,7 +192,7 @@ class WebhookReceiver:
             return FILTERED
         saved = None
         if outcome.content is not None and outcome.payload is not None:
-            saved = self.config.inbox.save(outcome.payload, outcome.label, outcome.suffix)
+            saved = self.settings.inbox.save(outcome.payload, outcome.label, outcome.suffix)
         content = event_content(meta, request.body, outcome, saved)
         try:
             self.channel.enqueue(content, **meta)
@@ -258,7 +213,7 @@ class WebhookReceiver:
 
     def _replay_keys(self, delivery: str | None, body: bytes) -> tuple[str, ...]:
         """What replay protection remembers of a delivery: its id, and a digest of its body."""
-        if not self.config.replay_protection:
+        if not self.settings.replay_protection:
             return ()
         digest = "sha256:" + hashlib.sha256(body).hexdigest()
         return (digest,) if delivery is None else (f"id:{delivery}", digest)
@@ -305,8 +260,8 @@ class WebhookReceiver:
 def build(environ: Mapping[str, str] | None = None) -> Channel:
     """The webhook channel server, configured from the environment."""
     channel = Channel(NAME, instructions=INSTRUCTIONS)
-    config = WebhookConfig(environ)
-    receiver = WebhookReceiver(channel, config)
+    settings = WebhookSettings.from_environ(environ)
+    receiver = WebhookReceiver(channel, settings)
 
     @channel.tool(
         description=(
@@ -318,14 +273,14 @@ def build(environ: Mapping[str, str] | None = None) -> Channel:
     )
     async def status() -> str:
         report = {
-            "url": f"http://{HOST}:{config.port}/",
-            "signature_required": config.secret is not None,
-            "max_body_bytes": config.max_body,
-            "replay_protection": config.replay_protection,
-            "routes": len(config.presets.routes),
-            "payload_inbox": str(config.inbox.directory),
-            "also_accepted_hosts": sorted(config.allowed_hosts),
-            "accepted_browser_origins": sorted(config.allowed_origins),
+            "url": f"http://{HOST}:{settings.port}/",
+            "signature_required": settings.secret is not None,
+            "max_body_bytes": settings.max_body,
+            "replay_protection": settings.replay_protection,
+            "routes": len(settings.presets.routes),
+            "payload_inbox": str(settings.inbox.directory),
+            "also_accepted_hosts": sorted(settings.allowed_hosts),
+            "accepted_browser_origins": sorted(settings.allowed_origins),
             **receiver.status(),
         }
         return json.dumps(report, indent=2)
@@ -334,14 +289,14 @@ def build(environ: Mapping[str, str] | None = None) -> Channel:
     async def listen() -> None:
         try:
             server = await _http1.serve(
-                HOST, config.port, receiver.handle, precheck=receiver.precheck, limits=config.limits
+                HOST, settings.port, receiver.handle, precheck=receiver.precheck, limits=settings.limits
             )
         except OSError as exc:
             raise ConfigurationError(
-                f"cannot listen on {HOST}:{config.port}: {exc.strerror} (another webhook server running? set {PORT.variable})"
+                f"cannot listen on {HOST}:{settings.port}: {exc.strerror} (another webhook server running? set {PORT.variable})"
             ) from None
         receiver.server = server
-        _log_start(channel, config, server)
+        _log_start(channel, settings, server)
         try:
             await server.serve_forever()
         finally:
@@ -350,10 +305,10 @@ def build(environ: Mapping[str, str] | None = None) -> Channel:
     return channel
 
 
-def _log_start(channel: Channel, config: WebhookConfig, server: _http1.HttpServer) -> None:
+def _log_start(channel: Channel, settings: WebhookSettings, server: _http1.HttpServer) -> None:
     """Say where the receiver listens and, plainly, who can inject events into the session."""
-    url = f"http://{HOST}:{config.port}"
-    if config.secret:
+    url = f"http://{HOST}:{settings.port}"
+    if settings.secret:
         channel.log.info("listening on %s (HMAC-SHA256 signature required)", url)
     else:
         channel.log.warning(
@@ -361,19 +316,19 @@ def _log_start(channel: Channel, config: WebhookConfig, server: _http1.HttpServe
             "Claude Code session (set one: mcp-channels configure webhook <secret>)",
             url,
         )
-    if ANY in config.allowed_hosts:
+    if ANY in settings.allowed_hosts:
         channel.log.warning("WEBHOOK_ALLOWED_HOSTS=*: any Host is accepted (no DNS-rebinding protection)")
-    elif config.allowed_hosts:
-        names = ", ".join(sorted(config.allowed_hosts))
-        exposure = "" if config.secret else "; without a secret, anyone who can reach them can inject events"
+    elif settings.allowed_hosts:
+        names = ", ".join(sorted(settings.allowed_hosts))
+        exposure = "" if settings.secret else "; without a secret, anyone who can reach them can inject events"
         channel.log.info("also accepting requests addressed to %s (WEBHOOK_ALLOWED_HOSTS)%s", names, exposure)
-    if ANY in config.allowed_origins:
+    if ANY in settings.allowed_origins:
         channel.log.warning("WEBHOOK_ALLOWED_ORIGINS=*: any web page open in a browser here can post events")
-    elif config.allowed_origins:
-        channel.log.info("accepting browser requests from %s", ", ".join(sorted(config.allowed_origins)))
-    if server.max_connections < config.limits.max_connections:
+    elif settings.allowed_origins:
+        channel.log.info("accepting browser requests from %s", ", ".join(sorted(settings.allowed_origins)))
+    if server.max_connections < settings.limits.max_connections:
         channel.log.warning(
             "the descriptor limit allows %d connections, not WEBHOOK_MAX_CONNECTIONS=%d",
             server.max_connections,
-            config.limits.max_connections,
+            settings.limits.max_connections,
         )

@@ -10,21 +10,22 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from ...protocol import render_channel_tag
-from ._channel import NAME, WebhookConfig, event_content, request_meta
+from ._channel import NAME, event_content, request_meta
 from ._presets import file_name, shape
+from ._settings import WebhookSettings
 
 
-def try_delivery(body: bytes, headers: Mapping[str, str], path: str, query: str, config: WebhookConfig) -> str:
+def try_delivery(body: bytes, headers: Mapping[str, str], path: str, query: str, settings: WebhookSettings) -> str:
     """The event as Claude Code would show it, then what the sender would get; nothing is saved."""
-    outcome = shape(body, headers, path, config.presets)
+    outcome = shape(body, headers, path, settings.presets)
     meta = request_meta("POST", path, query, headers)
     would_save = (
         outcome.filtered is None
         and outcome.content is not None
         and outcome.payload is not None
-        and config.inbox.keeps(outcome.payload)
+        and settings.inbox.keeps(outcome.payload)
     )
-    payload_path = config.inbox.directory / file_name(outcome.label, outcome.suffix) if would_save else None
+    payload_path = settings.inbox.directory / file_name(outcome.label, outcome.suffix) if would_save else None
     content = event_content(meta, body, outcome, payload_path)
     verdict = _verdict(body, content, outcome.meta.get("preset"), outcome.filtered)
     return f"{render_channel_tag(NAME, content, meta)}\n{verdict}"

@@ -8,7 +8,7 @@ fields instead, and the full payload stays in the webhook's inbox for when more 
   (``X-GitHub-Event``, ``X-Gitlab-Event``, ``Sentry-Hook-Resource``) or Alertmanager's JSON
   shape, unless a route pins a preset or gives a template; filters may drop it. A body no preset
   knows stays the raw body, exactly as the webhook delivered it before presets.
-- :func:`load_settings` reads the routes and retention limits (``WEBHOOK_ROUTES``,
+- :meth:`PresetSettings.from_environ` reads the routes and retention limits (``WEBHOOK_ROUTES``,
   ``webhook.json``), strictly: a mistake is a :class:`SettingsError` naming the field.
 - :class:`Inbox` is the one part that writes files: the payloads, with bounded retention.
 
@@ -20,7 +20,7 @@ from __future__ import annotations
 from mcp_channels.errors import SettingsError
 
 from ._inbox import INBOX_DIR, Inbox, file_name
-from ._settings import SETTINGS_FILE, Route, Settings, load_settings
+from ._settings import SETTINGS_FILE, PresetSettings, Route
 from ._shape import Outcome, shape
 from ._text import CONTENT_LIMIT
 
@@ -30,10 +30,9 @@ __all__ = [
     "SETTINGS_FILE",
     "Inbox",
     "Outcome",
+    "PresetSettings",
     "Route",
-    "Settings",
     "SettingsError",
     "file_name",
-    "load_settings",
     "shape",
 ]

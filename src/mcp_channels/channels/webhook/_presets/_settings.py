@@ -14,6 +14,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, NamedTuple
 
@@ -66,32 +67,35 @@ class Route(NamedTuple):
 DEFAULT_ROUTE: Final = Route("/**", path_pattern("/**"))
 
 
-class Settings(NamedTuple):
+@dataclass(frozen=True)
+class PresetSettings:
+    """The routes and the inbox's retention, read once at start (see the module)."""
+
     routes: tuple[Route, ...] = ()
     inbox_max_files: int = DEFAULT_INBOX_FILES
     inbox_max_bytes: int = DEFAULT_INBOX_BYTES
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str], state_dir: Path) -> PresetSettings:
+        """From ``WEBHOOK_ROUTES``, ``webhook.json`` in ``state_dir`` and ``WEBHOOK_INBOX_*``."""
+        path = state_dir / SETTINGS_FILE
+        document = _read_file(path)
+        routes = _env_routes(environ.get("WEBHOOK_ROUTES", "")) + _routes(document.get("routes", []), f"{path}: routes")
+        inbox = document.get("inbox", {})
+        if not isinstance(inbox, dict):
+            raise SettingsError(f"{path}: inbox: must be an object")
+        _no_unknown_keys(inbox, ("max_files", "max_bytes"), f"{path}: inbox")
+        files = _count(environ, "WEBHOOK_INBOX_MAX_FILES", inbox, "max_files", MAX_INBOX_FILES, f"{path}: inbox")
+        size = _count(environ, "WEBHOOK_INBOX_MAX_BYTES", inbox, "max_bytes", MAX_INBOX_BYTES, f"{path}: inbox")
+        return cls(
+            routes, DEFAULT_INBOX_FILES if files is None else files, DEFAULT_INBOX_BYTES if size is None else size
+        )
 
     def route_for(self, path: str) -> Route:
         for route in self.routes:
             if route.matches(path):
                 return route
         return DEFAULT_ROUTE
-
-
-def load_settings(environ: Mapping[str, str], state_dir: Path) -> Settings:
-    """The settings from ``WEBHOOK_ROUTES``, ``webhook.json`` and ``WEBHOOK_INBOX_*``."""
-    path = state_dir / SETTINGS_FILE
-    document = _read_file(path)
-    routes = _env_routes(environ.get("WEBHOOK_ROUTES", "")) + _routes(document.get("routes", []), f"{path}: routes")
-    inbox = document.get("inbox", {})
-    if not isinstance(inbox, dict):
-        raise SettingsError(f"{path}: inbox: must be an object")
-    _no_unknown_keys(inbox, ("max_files", "max_bytes"), f"{path}: inbox")
-    files = _count(environ, "WEBHOOK_INBOX_MAX_FILES", inbox, "max_files", MAX_INBOX_FILES, f"{path}: inbox")
-    size = _count(environ, "WEBHOOK_INBOX_MAX_BYTES", inbox, "max_bytes", MAX_INBOX_BYTES, f"{path}: inbox")
-    return Settings(
-        routes, DEFAULT_INBOX_FILES if files is None else files, DEFAULT_INBOX_BYTES if size is None else size
-    )
 
 
 def _read_file(path: Path) -> dict[str, object]:

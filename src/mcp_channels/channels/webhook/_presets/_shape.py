@@ -15,7 +15,7 @@ from collections.abc import Mapping
 from typing import Final, NamedTuple
 
 from ._detect import ALERTMANAGER_MARK, RECOGNISERS, SUMMARIZERS, kind_of, sender_by_header, sender_by_shape
-from ._settings import Route, Settings
+from ._settings import PresetSettings, Route
 from ._text import meta as clean_meta
 
 #: Bodies larger than this are not parsed (GitHub's own payload limit is 25 MB).
@@ -54,7 +54,7 @@ class Outcome(NamedTuple):
 RAW: Final = Outcome(None, {})
 
 
-def shape(body: bytes, headers: Mapping[str, str], path: str, settings: Settings) -> Outcome:
+def shape(body: bytes, headers: Mapping[str, str], path: str, settings: PresetSettings) -> Outcome:
     """What a POST of ``body`` with ``headers`` (lower-case names) to ``path`` becomes."""
     route = settings.route_for(path)
     preset = sender_by_header(headers) if route.preset == "auto" else route.preset

@@ -1,4 +1,4 @@
-"""Fakechat's settings, read once at start from the environment.
+"""Fakechat's settings, read once at start from the environment (``FakechatSettings.from_environ``).
 
 ``FAKECHAT_PORT``
     Port on 127.0.0.1 (default 8787, as the official server).
@@ -31,13 +31,13 @@
 
 from __future__ import annotations
 
-import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Final
 
-from ...state import int_setting, state_dir
+from ...settings import environ_or_os, int_setting
+from ...state import state_dir
 from . import FACTS, PORT
 
 NAME: Final = FACTS.name
@@ -52,7 +52,7 @@ DEFAULT_INBOX_QUOTA: Final = 1024 * 1024 * 1024
 
 
 @dataclass(frozen=True)
-class FakechatConfig:
+class FakechatSettings:
     port: int
     max_message: int
     max_upload: int
@@ -64,9 +64,9 @@ class FakechatConfig:
     state: Path
 
     @classmethod
-    def from_environment(cls, environ: Mapping[str, str] | None = None) -> FakechatConfig:
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> FakechatSettings:
         """Settings from ``environ`` (default ``os.environ``); a bad value is a :class:`ConfigurationError` naming it."""
-        env = os.environ if environ is None else environ
+        env = environ_or_os(environ)
         return cls(
             port=int_setting(env, PORT.variable, PORT.default, 1, 65535),
             max_message=int_setting(env, "FAKECHAT_MAX_MESSAGE", DEFAULT_MAX_MESSAGE, 256, 8 * 1024 * 1024),
