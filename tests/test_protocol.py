@@ -10,7 +10,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mcp_channels import protocol
+from mcp_channels import errors, protocol
 
 VECTORS = json.loads((Path(__file__).resolve().parent / "golden" / "cc_vectors.json").read_text())
 
@@ -142,7 +142,7 @@ def test_validate_meta_stringifies_and_refuses() -> None:
     ],
 )
 def test_host_drops_what_claude_code_drops(params: object, message: str) -> None:
-    with pytest.raises(protocol.InvalidChannelEvent, match=message):
+    with pytest.raises(errors.InvalidChannelEvent, match=message):
         protocol.parse_channel_params(params)
 
 

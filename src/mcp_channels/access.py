@@ -561,3 +561,39 @@ async def deliver_approvals(store: AccessStore, on_approved: Callable[[str, str]
             store.log.warning("failed to send approval confirm to %s: %s", entry.name, exc)
         handled += 1
     return handled
+
+
+__all__ = [
+    "ACCESS_FILE",
+    "APPROVAL_POLL_INTERVAL",
+    "APPROVED_DIR",
+    "DM_POLICIES",
+    "LOCK_FILE",
+    "MAX_FILE_BYTES",
+    "MAX_PAIRING_REPLIES",
+    "MAX_PENDING",
+    "PAIRED_MESSAGE",
+    "PAIRING_TTL_MS",
+    "RACY_WINDOW_NS",
+    "REPLY_TO_MODES",
+    "SENDER_CODE_INTERVAL_MS",
+    "Access",
+    "AccessReading",
+    "AccessStore",
+    "FileKey",
+    "GateResult",
+    "GroupPolicy",
+    "InboundMessage",
+    "PendingPairing",
+    "approve_pairing",
+    "deliver_approvals",
+    "deny_pairing",
+    "epoch_ms",
+    "gate",
+    "live_codes",
+    "pairing_reply",
+    "parse_access",
+    "read_access_file",
+    "render_access",
+    "watch_approvals",
+]

@@ -41,7 +41,7 @@ TaskFunction = Callable[[], Awaitable[None]]
 F = TypeVar("F", bound=Callable[..., Any])
 
 #: The ``notifications/permission_request`` params every request carries.
-PERMISSION_FIELDS = ("request_id", "tool_name", "description", "input_preview")
+_PERMISSION_FIELDS = ("request_id", "tool_name", "description", "input_preview")
 
 
 @dataclass
@@ -100,14 +100,14 @@ class PermissionRequest:
     @classmethod
     def from_params(cls, params: Any) -> PermissionRequest | None:
         """The request in a notification's params; ``None`` when a field is missing or not a string."""
-        if not isinstance(params, dict) or not all(isinstance(params.get(key), str) for key in PERMISSION_FIELDS):
+        if not isinstance(params, dict) or not all(isinstance(params.get(key), str) for key in _PERMISSION_FIELDS):
             return None
         return cls(
             request_id=params["request_id"],
             tool_name=params["tool_name"],
             description=params["description"],
             input_preview=params["input_preview"],
-            extra={key: value for key, value in params.items() if key not in PERMISSION_FIELDS},
+            extra={key: value for key, value in params.items() if key not in _PERMISSION_FIELDS},
         )
 
 
@@ -326,4 +326,13 @@ def _error_result(text: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": text}], "isError": True}
 
 
-__all__ = ["Channel", "PermissionRequest", "Task", "Tool", "ToolResult"]
+__all__ = [
+    "Channel",
+    "PermissionHandler",
+    "PermissionRequest",
+    "Task",
+    "TaskFunction",
+    "Tool",
+    "ToolHandler",
+    "ToolResult",
+]

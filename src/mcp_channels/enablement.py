@@ -305,3 +305,25 @@ def decide_enablement(
             entry,
         )
     return Decision(True, f"registered from {entry}", entry)
+
+
+__all__ = [
+    "CHANNELS_FLAG",
+    "DEFAULT_ALLOWLIST",
+    "DEVELOPMENT_FLAG",
+    "ENTRY_SYNTAX_HELP",
+    "OFFICIAL_MARKETPLACE",
+    "THIRD_PARTY_PROVIDER_VARS",
+    "ChannelEntry",
+    "Decision",
+    "ManagedSettings",
+    "ServerIdentity",
+    "SessionFlags",
+    "add_flag_arguments",
+    "build_entries",
+    "decide_enablement",
+    "marketplace_of_folder",
+    "parse_entries",
+    "read_claude_flags",
+    "third_party_provider",
+]

@@ -283,3 +283,18 @@ def _id_of(message: Any) -> RequestId | None:
         if isinstance(request_id, (str, int)) and not isinstance(request_id, bool):
             return request_id
     return None
+
+
+__all__ = [
+    "INTERNAL_ERROR",
+    "INVALID_PARAMS",
+    "INVALID_REQUEST",
+    "METHOD_NOT_FOUND",
+    "PARSE_ERROR",
+    "LineSink",
+    "NotificationHandler",
+    "Peer",
+    "RequestHandler",
+    "RequestId",
+    "encode_message",
+]

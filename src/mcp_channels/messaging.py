@@ -476,3 +476,33 @@ class DeferredRuntime(Generic[R]):
 def _method_of(owner: Callable[[Any], object], name: str, runtime: Any) -> Callable[..., Awaitable[Any]]:
     method: Callable[..., Awaitable[Any]] = getattr(owner(runtime), name)
     return method
+
+
+__all__ = [
+    "DETAILS_GONE",
+    "NOT_AUTHORIZED",
+    "PERMISSION_BUTTON_RE",
+    "REACT_SCHEMA",
+    "REPLY_TO_HINT",
+    "TYPING_LIMIT",
+    "VERDICT_EMOJI",
+    "VERDICT_LABEL",
+    "ButtonAnswer",
+    "ChatBridge",
+    "ChatPlatform",
+    "DeferredRuntime",
+    "Incoming",
+    "PermissionBook",
+    "ToolDeclaration",
+    "TypingIndicator",
+    "approval_interval",
+    "edit_schema",
+    "parse_permission_button",
+    "partial_failure",
+    "permission_details_text",
+    "permission_outcome_text",
+    "permission_prompt_text",
+    "reply_schema",
+    "reply_targets",
+    "sent_summary",
+]

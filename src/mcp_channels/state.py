@@ -197,3 +197,20 @@ def mask_secret(value: str, keep: int = 6) -> str:
     if shown == 0:
         return f"{'*' * 8} ({len(value)} chars)"
     return f"{value[:shown]}… ({len(value)} chars)"
+
+
+__all__ = [
+    "ENV_FILE",
+    "atomic_write",
+    "claude_config_dir",
+    "credential",
+    "ensure_private_dir",
+    "file_lock",
+    "home_dir",
+    "mask_secret",
+    "parse_env",
+    "read_env_file",
+    "set_env_key",
+    "state_dir",
+    "state_dir_variable",
+]

@@ -261,3 +261,22 @@ def fit(text: str, limit: int, *, units: str = "codepoints") -> str:
     if text_length(text, units) <= limit:
         return text
     return chunk(text, max(1, limit - 1), units=units)[0] + "…"
+
+
+__all__ = [
+    "CHUNK_MODES",
+    "MATCH_BUDGET",
+    "MAX_EXTENSION",
+    "MAX_ID_PART",
+    "MAX_MATCH_TEXT",
+    "MAX_PATTERN_LENGTH",
+    "PATTERN_TIMEOUT",
+    "UNITS",
+    "chunk",
+    "fit",
+    "mention_patterns_match",
+    "pattern_error",
+    "safe_name",
+    "saved_file_name",
+    "text_length",
+]

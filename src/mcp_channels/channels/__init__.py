@@ -188,6 +188,7 @@ __all__ = [
     "PACKAGES",
     "AccessFacts",
     "ChannelFacts",
+    "DoctorCheck",
     "OptionalToken",
     "PlatformLibrary",
     "PluginFacts",

@@ -79,4 +79,4 @@ def main(argv: Sequence[str] | None = None) -> NoReturn:
     sys.exit(status)
 
 
-__all__ = ["COMMANDS", "main"]
+__all__ = ["COMMANDS", "USAGE", "main"]

@@ -596,3 +596,16 @@ def _next_step(profile: ChannelFacts, present: dict[str, bool], access: Access |
     if not access.allow_from:
         return f"nobody is allowed yet: `{command} allow {facts.id_hint}`, or `{command} policy pairing` to capture your id."
     return "Ready."
+
+
+__all__ = [
+    "ALL_SETTINGS",
+    "MAX_ACK_REACTION",
+    "MissingCode",
+    "Outcome",
+    "access_command",
+    "access_store",
+    "configure_command",
+    "parse_setting",
+    "settable",
+]

@@ -142,3 +142,11 @@ def demo_command(argv: Sequence[str]) -> int:
             keep_running=not sys.stdin.isatty(),
         )
         return asyncio.run(Host(host_options).run())
+
+
+__all__ = [
+    "DEMO_BANNER",
+    "DEMO_CHANNEL",
+    "demo_command",
+    "host_command",
+]

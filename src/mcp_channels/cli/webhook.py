@@ -71,3 +71,9 @@ def webhook_command(argv: Sequence[str]) -> int:
         return 1
     print(try_delivery(body, headers, path, query, WebhookSettings.from_environ()))  # a bad setting: ConfigurationError
     return 0
+
+
+__all__ = [
+    "USAGE",
+    "webhook_command",
+]

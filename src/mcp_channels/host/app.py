@@ -452,3 +452,11 @@ class _LineSplitter:
         if self._buffer:
             self._queue.put_nowait(self._buffer.decode("utf-8", errors="replace"))
         self._queue.put_nowait(None)
+
+
+__all__ = [
+    "HELP",
+    "REGISTRATION_DELAY_RANGE",
+    "Host",
+    "HostOptions",
+]

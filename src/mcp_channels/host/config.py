@@ -128,3 +128,12 @@ def load_plugin(
     for spec in specs:
         spec.env.setdefault("CLAUDE_PLUGIN_ROOT", str(root))
     return specs
+
+
+__all__ = [
+    "PluginInfo",
+    "ServerSpec",
+    "expand",
+    "load_mcp_config",
+    "load_plugin",
+]

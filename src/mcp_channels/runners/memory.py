@@ -141,3 +141,9 @@ class MemoryRunner:
             return self.events[self._taken - 1]
 
         return await asyncio.wait_for(arrived(), timeout)
+
+
+__all__ = [
+    "DEFAULT_TIMEOUT",
+    "MemoryRunner",
+]

@@ -154,7 +154,7 @@ class StdioRunner:
     def _on_notification(self, method: str, params: Any) -> None:
         if method == METHOD_INITIALIZED:
             if self._ready_timer is None:
-                delay = ready_delay(os.environ, self.log)
+                delay = _ready_delay(os.environ, self.log)
                 self._ready_timer = asyncio.get_running_loop().call_later(delay, self._become_ready)
         elif method == METHOD_PERMISSION_REQUEST:
             self._take_permission_request(params)
@@ -271,7 +271,7 @@ class StdioRunner:
         os._exit(status)
 
 
-def ready_delay(environ: Mapping[str, str], log: logging.Logger) -> float:
+def _ready_delay(environ: Mapping[str, str], log: logging.Logger) -> float:
     """Seconds to hold events after ``notifications/initialized``: :data:`READY_DELAY`, or the
     ``MCP_CHANNELS_READY_DELAY_MS`` override when it is a number of milliseconds in range."""
     raw = environ.get(READY_DELAY_ENV, "").strip()
