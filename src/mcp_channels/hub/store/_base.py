@@ -2,7 +2,7 @@
 
 The public methods of :class:`EventStore` validate their arguments and check the lifecycle here,
 once, then call the backend's ``_``-prefixed hooks; a backend only stores. Every promise a backend
-must keep is written in the docstring of the public method, and ``tests/hub/test_store_contract.py``
+must keep is written in the docstring of the public method, and ``tests/unit/hub/store/test_store_contract.py``
 checks each one against every backend.
 """
 
