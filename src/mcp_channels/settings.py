@@ -25,12 +25,13 @@ from __future__ import annotations
 
 import os
 from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Final, TypeVar
+from typing import ClassVar, Final, Self, TypeVar
 from urllib.parse import urlsplit
 
 from .errors import ConfigurationError
-from .state import ENV_FILE, credential
+from .state import ENV_FILE, credential, state_dir
 
 #: What a flag accepts, either way (any case, spaces around ignored).
 TRUE_WORDS: Final = ("1", "true", "yes", "on")
@@ -99,7 +100,38 @@ def required_credential(key: str, example: str, directory: Path, environ: Mappin
     return value
 
 
+@dataclass(frozen=True)
+class BotSettings:
+    """What a bot channel reads at start: its token, where the platform's API is, its state directory.
+
+    A subclass names its channel, its token's variable and example, and the variable that moves
+    the API with its default; :meth:`from_environ` reads them all the same way. ``*_API_BASE``
+    exists for tests and proxies (a self-hosted server, the tests' fakes).
+    """
+
+    token: str
+    api_base: str
+    state_dir: Path
+
+    CHANNEL: ClassVar[str]
+    TOKEN_VARIABLE: ClassVar[str]
+    TOKEN_EXAMPLE: ClassVar[str]
+    API_VARIABLE: ClassVar[str]
+    DEFAULT_API_BASE: ClassVar[str]
+
+    @classmethod
+    def from_environ(cls, environ: Mapping[str, str] | None = None) -> Self:
+        env = environ_or_os(environ)
+        directory = state_dir(cls.CHANNEL, env)
+        return cls(
+            token=required_credential(cls.TOKEN_VARIABLE, cls.TOKEN_EXAMPLE, directory, env),
+            api_base=url_setting(env, cls.API_VARIABLE, cls.DEFAULT_API_BASE),
+            state_dir=directory,
+        )
+
+
 __all__ = [
+    "BotSettings",
     "environ_or_os",
     "flag_setting",
     "float_setting",

@@ -52,6 +52,7 @@ PINNED = {
         "facts",
     ],
     "mcp_channels.settings": [
+        "BotSettings",
         "environ_or_os",
         "flag_setting",
         "float_setting",

@@ -20,6 +20,7 @@ from typing import Any, Self
 from ..channel import Channel, PermissionRequest, Task
 from ..sink import ChannelEvent, DeliveryStatus
 from ._queue import Delivered, OutgoingQueue, QueueLimits
+from ._tasks import start_tasks
 
 DEFAULT_TIMEOUT = 10.0
 
@@ -73,9 +74,7 @@ class MemoryRunner:
         self.channel.attach(self)
         if self._start_ready:
             self._queue.become_ready()
-        loop = asyncio.get_running_loop()
-        started = [task for task in self.channel.tasks if self._inbound or not task.inbound]
-        self._tasks = [loop.create_task(self._run_task(task), name=task.name) for task in started]
+        self._tasks = start_tasks(self.channel, self._task_crashed, inbound=self._inbound)
         await asyncio.sleep(0)  # each task runs up to its first wait
         return self
 
@@ -89,13 +88,8 @@ class MemoryRunner:
         if self._crash is not None and error is None:
             raise self._crash
 
-    async def _run_task(self, task: Task) -> None:
-        try:
-            await task.function()
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            self._crash = exc
+    def _task_crashed(self, task: Task, error: BaseException) -> None:
+        self._crash = error
 
     @property
     def started_tasks(self) -> list[str]:

@@ -52,6 +52,7 @@ from ..protocol import (
 )
 from ..sink import ChannelEvent, DeliveryStatus
 from ._queue import OutgoingQueue, QueueLimits
+from ._tasks import start_tasks
 
 #: How long events are held after ``notifications/initialized``, in seconds. Claude Code 2.1.332
 #: installs its channel handler 5-60 ms after that notification (later on a loaded machine) and
@@ -204,7 +205,7 @@ class StdioRunner:
         if install_signal_handlers:
             for signum in _SIGNALS:
                 loop.add_signal_handler(signum, self._stop.set)
-        tasks = [loop.create_task(self._run_task(task), name=task.name) for task in self.channel.tasks]
+        tasks = start_tasks(self.channel, self._task_crashed)
         closed = loop.create_task(peer.closed.wait())
         stopping = loop.create_task(self._stop.wait())
         await asyncio.wait([closed, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -238,19 +239,15 @@ class StdioRunner:
         self.log.debug("stopped in %.0f ms", (time.monotonic() - started) * 1000)
         return status
 
-    async def _run_task(self, task: Task) -> None:
-        try:
-            await task.function()
-        except asyncio.CancelledError:
-            raise
-        except BaseException as exc:
-            self._crash = exc
-            if isinstance(exc, ConfigurationError):
-                self.log.critical("%s", exc)
-            else:
-                self.log.critical("%s crashed; exiting:\n%s", task.name, traceback.format_exc().rstrip())
-            if self._stop is not None:
-                self._stop.set()
+    def _task_crashed(self, task: Task, error: BaseException) -> None:
+        """A task raised: log it (a user-fixable one without a traceback) and stop, exit status 1."""
+        self._crash = error
+        if isinstance(error, ConfigurationError):
+            self.log.critical("%s", error)
+        else:
+            self.log.critical("%s crashed; exiting:\n%s", task.name, traceback.format_exc().rstrip())
+        if self._stop is not None:
+            self._stop.set()
 
     def run(self) -> NoReturn:
         """Serve until done, then exit the process with the right status (never returns).

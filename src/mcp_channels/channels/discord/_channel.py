@@ -9,8 +9,9 @@ from typing import TYPE_CHECKING, Final
 from ...access import AccessStore
 from ...channel import Channel
 from ...messaging import DeferredRuntime
+from . import FACTS
 from ._declared import TOOLS
-from ._settings import NAME, DiscordSettings
+from ._settings import DiscordSettings
 
 if TYPE_CHECKING:
     from ._runtime import DiscordRuntime
@@ -39,8 +40,8 @@ INSTRUCTIONS: Final = (
 def build(environ: Mapping[str, str] | None = None) -> Channel:
     """The Discord channel server; a missing token stops it here with the official message."""
     settings = DiscordSettings.from_environ(environ)
-    channel = Channel(NAME, instructions=INSTRUCTIONS)
-    store = AccessStore(NAME, settings.state_dir, environ=environ)
+    channel = Channel(FACTS.name, instructions=INSTRUCTIONS)
+    store = AccessStore(FACTS.name, settings.state_dir, environ=environ)
 
     def make() -> DiscordRuntime:
         from ._runtime import DiscordRuntime  # imported by the runtime's start, in a thread

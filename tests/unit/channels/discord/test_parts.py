@@ -8,10 +8,12 @@ from pathlib import Path
 import pytest
 
 from mcp_channels.channels.discord._inbound import RecentlySent, iso_timestamp, kilobytes
-from mcp_channels.channels.discord._settings import DEFAULT_API_BASE, DiscordSettings
+from mcp_channels.channels.discord._settings import DiscordSettings
 from mcp_channels.channels.discord._tools import _megabytes
 from mcp_channels.errors import ConfigurationError
 from mcp_channels.text import fit, saved_file_name, text_length
+
+DEFAULT_API_BASE = DiscordSettings.DEFAULT_API_BASE
 
 
 def test_token_from_environment_wins_over_the_env_file(tmp_path: Path) -> None:
