@@ -60,15 +60,16 @@ def _positive_setting(environ: Mapping[str, str], key: str, default: int) -> int
 class OutgoingQueue:
     """Events on their way to the host, in order, within :class:`QueueLimits`.
 
-    ``write`` carries a line to the host; ``connected`` says whether the host is still there.
-    Events are held until :meth:`become_ready`; :meth:`host_gone` fails what is held and whoever
-    waits for room.
+    ``write`` carries an event to the host; ``connected`` says whether the host is still there;
+    ``transport`` names the way to the host in error messages ("stdout"). Events are held until
+    :meth:`become_ready`; :meth:`host_gone` fails what is held and whoever waits for room.
     """
 
-    def __init__(self, limits: QueueLimits, write: Write, connected: Callable[[], bool]) -> None:
+    def __init__(self, limits: QueueLimits, write: Write, connected: Callable[[], bool], transport: str) -> None:
         self.limits = limits
         self._write = write
         self._connected = connected
+        self._transport = transport
         self._held: collections.deque[tuple[ChannelEvent, asyncio.Future[None]]] = collections.deque()
         self._room_waiters: collections.deque[asyncio.Future[None]] = collections.deque()
         self._queued_events = 0  # held, or handed to the transport and not yet delivered
@@ -128,7 +129,7 @@ class OutgoingQueue:
             if not done.done():
                 done.set_result(None)
         else:
-            fail(done, HostDisconnected(f"stdout closed before the event was written: {error}"))
+            fail(done, HostDisconnected(f"{self._transport} closed before the event was written: {error}"))
         self._wake_room_waiter()
 
     # ------------------------------------------------------------------ the bound
@@ -138,7 +139,7 @@ class OutgoingQueue:
 
     def _check_room(self) -> None:
         if not self._connected():
-            raise HostDisconnected("stdout is closed: the host has gone away")
+            raise self._gone()
         if self._is_full():
             raise EventQueueFull(
                 f"{self._queued_events} events ({self._queued_bytes} bytes) are waiting for the host "
@@ -168,7 +169,10 @@ class OutgoingQueue:
                 break
             woken = True
         if not self._connected():
-            raise HostDisconnected("stdout is closed: the host has gone away")
+            raise self._gone()
+
+    def _gone(self) -> HostDisconnected:
+        return HostDisconnected(f"{self._transport} is closed: the host has gone away")
 
     def _wake_room_waiter(self) -> None:
         if self._room_waiters and not self._is_full():
@@ -186,7 +190,7 @@ class OutgoingQueue:
 
     def host_gone(self, error: BaseException) -> None:
         """The host went away: fail what is held and whoever waits for room."""
-        gone = HostDisconnected(f"stdout is closed: {error}")
+        gone = HostDisconnected(f"{self._transport} is closed: {error}")
         self.drop_held(gone)
         while self._room_waiters:
             fail(self._room_waiters.popleft(), gone)

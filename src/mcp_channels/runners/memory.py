@@ -42,7 +42,9 @@ class MemoryRunner:
         self.verdicts: list[tuple[str, bool]] = []
         self._inbound = inbound
         self._connected = True
-        self._queue = OutgoingQueue(limits or QueueLimits(), self._write, lambda: self._connected)
+        self._queue = OutgoingQueue(
+            limits or QueueLimits(), self._write, lambda: self._connected, transport="the in-memory host"
+        )
         self._start_ready = ready
         self._tasks: list[asyncio.Task[None]] = []
         self._crash: BaseException | None = None

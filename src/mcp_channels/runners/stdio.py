@@ -80,7 +80,9 @@ class StdioRunner:
         self.log = channel.log
         self._writer: _pipes.StdoutWriter | None = None
         self._peer: Peer | None = None
-        self._queue = OutgoingQueue(queue_limits or QueueLimits.from_environ(), self._write, self._host_connected)
+        self._queue = OutgoingQueue(
+            queue_limits or QueueLimits.from_environ(), self._write, self._host_connected, transport="stdout"
+        )
         self._ready_timer: asyncio.TimerHandle | None = None
         self._stop: asyncio.Event | None = None
         self._crash: BaseException | None = None

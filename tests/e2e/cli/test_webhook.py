@@ -106,9 +106,12 @@ def test_invalid_settings_exit_1_naming_the_field(tmp_path: Path) -> None:
     (tmp_path / "webhook.json").write_text(json.dumps({"routes": [{"path": "/x", "template": "{{ a | nope }}"}]}))
     result = run("try", "-", state=tmp_path)
     assert result.returncode == 1
-    assert (
-        f"{tmp_path}/webhook.json: routes[0].template: unknown filter 'nope'" in result.stderr and result.stdout == ""
+    # the command line's one handler of user-fixable errors: the message on one line, no traceback
+    assert result.stderr.startswith(
+        f"mcp-channels webhook try: {tmp_path}/webhook.json: routes[0].template: unknown filter 'nope'"
     )
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.stderr
+    assert result.stdout == ""
 
 
 @pytest.mark.parametrize(
