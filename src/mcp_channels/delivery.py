@@ -40,7 +40,6 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Final, Literal, NoReturn
 
 from .enablement import (
-    EntrySyntaxError,
     ManagedSettings,
     ServerIdentity,
     add_flag_arguments,
@@ -49,6 +48,7 @@ from .enablement import (
     marketplace_of_folder,
     read_claude_flags,
 )
+from .errors import EntrySyntaxError
 
 if TYPE_CHECKING:
     import argparse
@@ -340,3 +340,26 @@ def _host_flags(arguments: Sequence[str]) -> argparse.Namespace:
     add_flag_arguments(parser)
     options, _others = parser.parse_known_args(list(arguments))
     return options
+
+
+__all__ = [
+    "CLAUDE_CODE",
+    "DELIVERING",
+    "DELIVERY_VAR",
+    "HOST_EMULATOR",
+    "MAX_ANCESTORS",
+    "NOT_DELIVERING",
+    "PLUGIN_VAR",
+    "SERVER_NAME_VAR",
+    "UNKNOWN",
+    "Delivery",
+    "DeliveryState",
+    "Session",
+    "claude_arguments",
+    "command_arguments",
+    "default_managed_settings",
+    "detect_delivery",
+    "find_session",
+    "host_arguments",
+    "identify_server",
+]

@@ -5,3 +5,5 @@ there before a platform is acknowledged, and each conversation's events are deli
 Claude Code session bound to that conversation, at least once, behind a cursor the session
 acknowledges. The daemon, the per-session attachments and the routing will be added beside it.
 """
+
+__all__: list[str] = []
