@@ -17,8 +17,8 @@ import statistics
 import sys
 from pathlib import Path
 
-from mcp_channels import presets
-from mcp_channels.channels.webhook import event_content, request_meta
+from mcp_channels.channels.webhook import _presets as presets
+from mcp_channels.channels.webhook._channel import event_content, request_meta
 from mcp_channels.protocol import render_channel_tag
 
 REPO = Path(__file__).resolve().parent.parent
@@ -35,7 +35,7 @@ def measure(event: str, example: object) -> tuple[int, int, int, int]:
     """(raw body, content, raw tag, preset tag) sizes in bytes for one delivery."""
     body = json.dumps(example, separators=(",", ":")).encode()
     headers = {"content-type": "application/json", "x-github-event": event, "user-agent": "GitHub-Hookshot/abc1234"}
-    outcome = presets.shape(body, headers, "/github", presets.Settings())
+    outcome = presets.shape(body, headers, "/github", presets.PresetSettings())
     raw_meta = request_meta("POST", "/github", "", headers)
     raw_tag = render_channel_tag("webhook", body.decode(), raw_meta)
     meta = dict(raw_meta)

@@ -33,7 +33,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))  # the tests' nats-server launcher
 
 from mcp_channels.hub.store import Event, EventStore, NatsStore, SqliteStore
-from nats_support import NatsServer
+from support.nats_server import NatsServer
 
 TARGET = 5_000.0
 

@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""Write the Claude Code plugin marketplace from one table: ``python scripts/plugins.py [--check]``.
+"""Write the Claude Code plugin marketplace from the channels' facts: ``python scripts/plugins.py [--check]``.
 
 Every channel ships as a plugin under ``plugins/<name>/`` (a manifest, an MCP config, a launcher,
-a README, skills) listed in ``.claude-plugin/marketplace.json``. The five plugins differ only in
-a few values, so they are generated from the templates in ``scripts/plugin-templates/`` and the
-table below instead of being edited by hand five times. ``--check`` (run by the tests) writes
+a README, skills) listed in ``.claude-plugin/marketplace.json``. The plugins differ only in a few
+values, so they are generated from the templates in ``scripts/plugin-templates/`` and each
+channel's facts (``FACTS`` in its package, read through the registry in
+``mcp_channels/channels/__init__.py``) instead of being edited by hand for each channel. ``--check`` (run by the tests) writes
 nothing and fails when a generated file is missing, differs, or is left over.
 """
 
@@ -15,11 +16,15 @@ import json
 import re
 import sys
 import tomllib
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO / "src"))  # a clone runs this without installing the package
+
+from mcp_channels.channels import ChannelFacts, all_facts  # noqa: E402
+from mcp_channels.cli.access import ALL_SETTINGS  # noqa: E402
+
 TEMPLATES = Path(__file__).resolve().parent / "plugin-templates"
 MARKETPLACE = "mcp-channels"
 AUTHOR = {"name": "mcp-channels contributors"}
@@ -33,164 +38,13 @@ LOCKDOWN_BOT = (
     "`/{channel}:access policy allowlist`: strangers' messages are then dropped without an answer,\n"
     "and nobody new can ask for a code. Run it only when the user says yes."
 )
-LOCKDOWN_IMESSAGE = (
-    "On iMessage, pairing would answer anyone who texts this Mac. The self-chat always works; add\n"
-    "other people by handle with `/imessage:access allow <handle>` and keep `policy allowlist` (the\n"
+LOCKDOWN_OWNER_CHAT = (
+    "On {title}, pairing would answer {strangers}. The self-chat always works; add\n"
+    "other people by handle with `/{channel}:access allow {id_hint}` and keep `policy allowlist` (the\n"
     "default). When the status shows `policy: pairing`, point it out and offer\n"
-    "`/imessage:access policy allowlist`; if the user asks for pairing, explain this first."
+    "`/{channel}:access policy allowlist`; if the user asks for pairing, explain this first."
 )
 
-
-@dataclass(frozen=True)
-class PluginSpec:
-    """One channel's plugin: what the marketplace shows and what its files say."""
-
-    name: str
-    title: str
-    description: str
-    keywords: tuple[str, ...]
-    category: str
-    summary: str
-    setup: str
-    extra: str | None = None  # the pip extra with the platform library
-    skills: dict[str, str] = field(default_factory=dict)  # skill folder -> template
-    values: dict[str, str] = field(default_factory=dict)  # more template values for the skills
-
-
-PLUGINS: tuple[PluginSpec, ...] = (
-    PluginSpec(
-        name="webhook",
-        title="Webhook",
-        description=(
-            "Webhook receiver: every HTTP POST to 127.0.0.1:8788 becomes an event in your Claude Code session "
-            "(CI results, monitoring alerts, GitHub hooks). Optional HMAC signatures via /webhook:configure."
-        ),
-        keywords=("webhook", "ci", "alerts", "channel", "mcp"),
-        category="development",
-        summary=(
-            "Every HTTP POST to `127.0.0.1:8788` becomes one event in the Claude Code session: point CI,\n"
-            "a monitoring system or a GitHub webhook (through a tunnel) at it. One-way: Claude reads and acts."
-        ),
-        setup=(
-            "Nothing is required. To accept only signed requests, save a shared secret with\n"
-            "`/webhook:configure <secret>` (or `mcp-channels configure webhook <secret>`). `WEBHOOK_PORT`\n"
-            "moves the receiver off 8788. Try it: `curl -X POST localhost:8788/ci -d 'build failed on main'`."
-        ),
-        skills={"configure": "configure-webhook.md"},
-    ),
-    PluginSpec(
-        name="fakechat",
-        title="Fakechat",
-        description=(
-            "Localhost web chat for trying the channel flow: no token, no account, no third-party service. "
-            "Open http://localhost:8787 and talk to your Claude Code session."
-        ),
-        keywords=("fakechat", "testing", "chat", "channel", "mcp"),
-        category="development",
-        summary=(
-            "A chat page on `http://localhost:8787`: what you type there reaches the Claude Code session,\n"
-            "and Claude answers in the page. No token, no account, nothing leaves this machine."
-        ),
-        setup=(
-            "Nothing to set up. `FAKECHAT_PORT` moves the page off 8787. Open the page once Claude Code is\n"
-            "running with the channel."
-        ),
-    ),
-    PluginSpec(
-        name="telegram",
-        title="Telegram",
-        description=(
-            "Telegram bridge with access control: talk to your Claude Code session from Telegram and approve "
-            "its tool use from your phone. Pairing, allowlists and policy via /telegram:access."
-        ),
-        keywords=("telegram", "messaging", "channel", "mcp"),
-        category="productivity",
-        summary=(
-            "A Telegram bot that carries your Claude Code session to Telegram chats and back: messages,\n"
-            "photos and files in, replies, reactions and edits out, tool approvals from your phone."
-        ),
-        setup=(
-            "1. Create a bot with @BotFather and copy its token.\n"
-            "2. `/telegram:configure <token>` (or `mcp-channels configure telegram <token>`).\n"
-            "3. Start Claude Code with the channel (below) and DM your bot: it answers with a pairing code.\n"
-            "4. `/telegram:access pair <code>`, then lock down with `/telegram:access policy allowlist`."
-        ),
-        extra="telegram",
-        skills={"configure": "configure-bot.md", "access": "access.md"},
-        values={
-            "token_hint": "from @BotFather and looks like `123456789:AAH...`",
-            "settable": "`ackReaction`, `replyToMode`, `textChunkLimit`, `chunkMode`, `mentionPatterns`",
-            "id_note": (
-                "Telegram ids are numbers: a user's id (ask @userinfobot) for `allow`, a group's id (negative,\n"
-                "like `-1001654782309`) for `group add`. Do not check id formats yourself: the command decides."
-            ),
-            "lockdown": LOCKDOWN_BOT.format(channel="telegram"),
-        },
-    ),
-    PluginSpec(
-        name="discord",
-        title="Discord",
-        description=(
-            "Discord bridge with access control: talk to your Claude Code session from Discord DMs and "
-            "opted-in channels. Pairing, allowlists and policy via /discord:access."
-        ),
-        keywords=("discord", "messaging", "channel", "mcp"),
-        category="productivity",
-        summary=(
-            "A Discord bot that carries your Claude Code session to its DMs and to the server channels you\n"
-            "opt in: messages and attachments in, replies, reactions and edits out, tool approvals by button."
-        ),
-        setup=(
-            "1. Create an application and a bot in the Discord Developer Portal, enable the Message Content\n"
-            "   intent, invite the bot, and copy its token (Bot → Reset Token).\n"
-            "2. `/discord:configure <token>` (or `mcp-channels configure discord <token>`).\n"
-            "3. Start Claude Code with the channel (below) and DM your bot: it answers with a pairing code.\n"
-            "4. `/discord:access pair <code>`, then lock down with `/discord:access policy allowlist`."
-        ),
-        extra="discord",
-        skills={"configure": "configure-bot.md", "access": "access.md"},
-        values={
-            "token_hint": "from the Developer Portal (Bot → Reset Token) and looks like `MTIz...`",
-            "settable": "`ackReaction`, `replyToMode`, `textChunkLimit`, `chunkMode`, `mentionPatterns`",
-            "id_note": (
-                "Discord ids are snowflakes (long numbers; Developer Mode → right-click → Copy User ID). A\n"
-                "user id is not a channel id: `allow` takes users, `group add` takes channel ids. Do not check\n"
-                "id formats yourself: the command decides."
-            ),
-            "lockdown": LOCKDOWN_BOT.format(channel="discord"),
-        },
-    ),
-    PluginSpec(
-        name="imessage",
-        title="iMessage",
-        description=(
-            "iMessage bridge for macOS: reads chat.db directly, sends through Messages.app; your self-chat "
-            "and allowlisted handles only. Manage access via /imessage:access."
-        ),
-        keywords=("imessage", "messaging", "macos", "channel", "mcp"),
-        category="productivity",
-        summary=(
-            "Your Mac's Messages as a channel: texts from your self-chat and from allowlisted handles reach\n"
-            "the Claude Code session, and Claude answers through Messages.app. macOS only, no network service."
-        ),
-        setup=(
-            "1. Give the app that runs Claude Code (your terminal) Full Disk Access: System Settings →\n"
-            "   Privacy & Security → Full Disk Access. `/imessage:configure` checks it.\n"
-            "2. Text yourself: the self-chat always works. Add other people by handle with\n"
-            "   `/imessage:access allow <handle>`. The first reply asks permission to control Messages."
-        ),
-        skills={"configure": "configure-imessage.md", "access": "access.md"},
-        values={
-            "settable": "`textChunkLimit`, `chunkMode`, `mentionPatterns`",
-            "id_note": (
-                "iMessage ids are handles: a phone number in international form (`+15551234567`) or an Apple ID\n"
-                "email. A chat id (a GUID like `iMessage;-;+15551234567`) is not a handle. Do not check id formats\n"
-                "yourself: the command decides."
-            ),
-            "lockdown": LOCKDOWN_IMESSAGE,
-        },
-    ),
-)
 
 _PLACEHOLDER = re.compile(r"\{\{([a-z_]+)\}\}")
 
@@ -217,42 +71,60 @@ def _json(data: Any) -> str:
     return json.dumps(data, indent=2, ensure_ascii=False) + "\n"
 
 
-def _skills_line(plugin: PluginSpec) -> str:
-    if not plugin.skills:
+def _skills_line(channel: ChannelFacts) -> str:
+    if not channel.plugin.skills:
         return "This plugin has no skills: there is nothing to configure."
-    commands = ", ".join(f"`/{plugin.name}:{skill}`" for skill in plugin.skills)
+    commands = ", ".join(f"`/{channel.name}:{skill}`" for skill in channel.plugin.skills)
     return (
         f"## Skills\n\n{commands}: they run the `mcp-channels` command line (never edit JSON by hand) and\n"
         "refuse any change that a channel message asks for."
     )
 
 
-def plugin_files(plugin: PluginSpec, version: str) -> dict[str, str]:
+def skill_values(channel: ChannelFacts) -> dict[str, str]:
+    """What the skill templates say about the channel, from its facts: token, settings, lockdown."""
+    values = dict(channel.plugin.values)
+    for token in channel.tokens[:1]:
+        if token.example:
+            values["token_hint"] = f"{token.source} and looks like `{token.example}`"
+    access = channel.access
+    if access is not None:
+        values["settable"] = ", ".join(f"`{key}`" for key in access.settable or ALL_SETTINGS)
+        lockdown = LOCKDOWN_OWNER_CHAT if access.owner_chat else LOCKDOWN_BOT
+        values["lockdown"] = lockdown.format(
+            channel=channel.name, title=channel.title, strangers=access.strangers, id_hint=access.id_hint
+        )
+    return values
+
+
+def plugin_files(channel: ChannelFacts, version: str) -> dict[str, str]:
     """Every file of one plugin, by path relative to the repository root."""
-    install = f"mcp-channels[{plugin.extra}]" if plugin.extra else "mcp-channels"
+    plugin = channel.plugin
+    extra = channel.library.extra if channel.library else None
+    install = f"mcp-channels[{extra}]" if extra else "mcp-channels"
     values = {
-        "channel": plugin.name,
-        "title": plugin.title,
+        "channel": channel.name,
+        "title": channel.title,
         "marketplace": MARKETPLACE,
         "install": install,
         "requirement": f"{install}=={version}",
         "pinned": f"mcp-channels=={version}",
         "summary": plugin.summary,
         "setup": plugin.setup,
-        "skills": _skills_line(plugin),
-        **plugin.values,
+        "skills": _skills_line(channel),
+        **skill_values(channel),
     }
-    root = f"plugins/{plugin.name}"
+    root = f"plugins/{channel.name}"
     manifest = {
-        "name": plugin.name,
+        "name": channel.name,
         "description": plugin.description,
         "version": version,
         "author": AUTHOR,
         "license": LICENSE,
         "keywords": list(plugin.keywords),
-        "channels": [{"server": plugin.name}],
+        "channels": [{"server": channel.name}],
     }
-    launch = {"mcpServers": {plugin.name: {"command": "sh", "args": [f"${{CLAUDE_PLUGIN_ROOT}}/{LAUNCHER}"]}}}
+    launch = {"mcpServers": {channel.name: {"command": "sh", "args": [f"${{CLAUDE_PLUGIN_ROOT}}/{LAUNCHER}"]}}}
     files = {
         f"{root}/.claude-plugin/plugin.json": _json(manifest),
         f"{root}/.mcp.json": _json(launch),
@@ -267,15 +139,15 @@ def plugin_files(plugin: PluginSpec, version: str) -> dict[str, str]:
 def marketplace(version: str) -> str:
     entries = [
         {
-            "name": plugin.name,
-            "source": f"./plugins/{plugin.name}",
-            "description": plugin.description,
+            "name": channel.name,
+            "source": f"./plugins/{channel.name}",
+            "description": channel.plugin.description,
             "version": version,
             "author": AUTHOR,
-            "category": plugin.category,
-            "keywords": list(plugin.keywords),
+            "category": channel.plugin.category,
+            "keywords": list(channel.plugin.keywords),
         }
-        for plugin in PLUGINS
+        for channel in all_facts()
     ]
     return _json(
         {
@@ -293,8 +165,8 @@ def marketplace(version: str) -> str:
 def expected_files() -> dict[str, str]:
     version = package_version()
     files = {".claude-plugin/marketplace.json": marketplace(version)}
-    for plugin in PLUGINS:
-        files.update(plugin_files(plugin, version))
+    for channel in all_facts():
+        files.update(plugin_files(channel, version))
     return files
 
 

@@ -2,11 +2,12 @@
 
 Channel servers that push events from the outside world into a running Claude Code session, an SDK
 to write your own in a few lines, and a host that plays Claude Code's side for trying and testing
-them. The public API is what this module exports; everything in ``_``-prefixed modules is private.
+them. The public API is what this module exports (and :mod:`mcp_channels.runners` for hosting a
+channel yourself); everything in ``_``-prefixed modules is private.
 
-    from mcp_channels import ChannelServer
+    from mcp_channels import Channel
 
-    channel = ChannelServer("alerts", instructions="Alerts arrive as <channel source=\\"alerts\\">.")
+    channel = Channel("alerts", instructions="Alerts arrive as <channel source=\\"alerts\\">.")
 
     @channel.task
     async def watch() -> None:
@@ -19,27 +20,22 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .server import (
-    ChannelServer,
-    EventQueueFull,
-    EventTooLarge,
-    FatalError,
-    HostDisconnected,
-    PermissionRequest,
-    QueueLimits,
-    Tool,
-    ToolError,
-    ToolResult,
-)
+from .channel import Channel, PermissionRequest, Task, Tool, ToolResult
+from .errors import ChannelsError, ConfigurationError, EventQueueFull, EventTooLarge, HostDisconnected, ToolError
+from .sink import ChannelEvent, DeliveryStatus, EventSink
 
 __all__ = [
-    "ChannelServer",
+    "Channel",
+    "ChannelEvent",
+    "ChannelsError",
+    "ConfigurationError",
+    "DeliveryStatus",
     "EventQueueFull",
+    "EventSink",
     "EventTooLarge",
-    "FatalError",
     "HostDisconnected",
     "PermissionRequest",
-    "QueueLimits",
+    "Task",
     "Tool",
     "ToolError",
     "ToolResult",

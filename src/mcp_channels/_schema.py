@@ -11,6 +11,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
+from .errors import SchemaError
+
 _TYPE_NAMES = {
     "string": "a string",
     "integer": "an integer",
@@ -20,10 +22,6 @@ _TYPE_NAMES = {
     "object": "an object",
     "null": "null",
 }
-
-
-class SchemaError(ValueError):
-    """The arguments do not fit the schema; the message names the offending field."""
 
 
 def _is_type(value: Any, name: str) -> bool:

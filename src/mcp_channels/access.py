@@ -44,6 +44,7 @@ from ._access_format import GroupPolicy as GroupPolicy
 from ._access_format import PendingPairing as PendingPairing
 from ._access_format import parse_access as parse_access
 from ._access_format import render_access as render_access
+from .errors import AccessError
 from .state import atomic_write, ensure_private_dir, file_lock
 from .text import mention_patterns_match
 
@@ -71,10 +72,6 @@ RACY_WINDOW_NS: Final = 2_000_000_000
 PAIRED_MESSAGE: Final = "Paired! Say hi to Claude."
 
 T = TypeVar("T")
-
-
-class AccessError(ValueError):
-    """A request on the access file that cannot be carried out; the message says why."""
 
 
 # --------------------------------------------------------------------------- reading the file
@@ -564,3 +561,39 @@ async def deliver_approvals(store: AccessStore, on_approved: Callable[[str, str]
             store.log.warning("failed to send approval confirm to %s: %s", entry.name, exc)
         handled += 1
     return handled
+
+
+__all__ = [
+    "ACCESS_FILE",
+    "APPROVAL_POLL_INTERVAL",
+    "APPROVED_DIR",
+    "DM_POLICIES",
+    "LOCK_FILE",
+    "MAX_FILE_BYTES",
+    "MAX_PAIRING_REPLIES",
+    "MAX_PENDING",
+    "PAIRED_MESSAGE",
+    "PAIRING_TTL_MS",
+    "RACY_WINDOW_NS",
+    "REPLY_TO_MODES",
+    "SENDER_CODE_INTERVAL_MS",
+    "Access",
+    "AccessReading",
+    "AccessStore",
+    "FileKey",
+    "GateResult",
+    "GroupPolicy",
+    "InboundMessage",
+    "PendingPairing",
+    "approve_pairing",
+    "deliver_approvals",
+    "deny_pairing",
+    "epoch_ms",
+    "gate",
+    "live_codes",
+    "pairing_reply",
+    "parse_access",
+    "read_access_file",
+    "render_access",
+    "watch_approvals",
+]

@@ -41,7 +41,6 @@ from typing import TYPE_CHECKING, Final, Literal, NoReturn
 
 from .enablement import (
     THIRD_PARTY_PROVIDER_VARS,
-    EntrySyntaxError,
     ManagedSettings,
     ServerIdentity,
     add_flag_arguments,
@@ -50,6 +49,7 @@ from .enablement import (
     marketplace_of_folder,
     read_claude_flags,
 )
+from .errors import EntrySyntaxError
 
 if TYPE_CHECKING:
     import argparse
@@ -351,3 +351,26 @@ def _host_flags(arguments: Sequence[str]) -> argparse.Namespace:
     add_flag_arguments(parser)
     options, _others = parser.parse_known_args(list(arguments))
     return options
+
+
+__all__ = [
+    "CLAUDE_CODE",
+    "DELIVERING",
+    "DELIVERY_VAR",
+    "HOST_EMULATOR",
+    "MAX_ANCESTORS",
+    "NOT_DELIVERING",
+    "PLUGIN_VAR",
+    "SERVER_NAME_VAR",
+    "UNKNOWN",
+    "Delivery",
+    "DeliveryState",
+    "Session",
+    "claude_arguments",
+    "command_arguments",
+    "default_managed_settings",
+    "detect_delivery",
+    "find_session",
+    "host_arguments",
+    "identify_server",
+]

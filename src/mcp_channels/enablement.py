@@ -28,15 +28,19 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from .errors import EntrySyntaxError
+
 if TYPE_CHECKING:
     import argparse
 
 CHANNELS_FLAG = "--channels"
 DEVELOPMENT_FLAG = "--dangerously-load-development-channels"
 
+#: The marketplace of Claude Code's own plugins.
+OFFICIAL_MARKETPLACE = "claude-plugins-official"
 #: Plugins Claude Code accepts on ``--channels`` when no org list replaces this one.
 DEFAULT_ALLOWLIST: frozenset[tuple[str, str]] = frozenset(
-    ("claude-plugins-official", name) for name in ("telegram", "discord", "imessage", "fakechat")
+    (OFFICIAL_MARKETPLACE, name) for name in ("telegram", "discord", "imessage", "fakechat")
 )
 THIRD_PARTY_PROVIDER_VARS = ("CLAUDE_CODE_USE_BEDROCK", "CLAUDE_CODE_USE_VERTEX", "CLAUDE_CODE_USE_FOUNDRY")
 
@@ -44,14 +48,6 @@ ENTRY_SYNTAX_HELP = (
     "  plugin:<name>@<marketplace>  \u2014 plugin-provided channel (allowlist enforced)\n"
     "  server:<name>                \u2014 manually configured MCP server"
 )
-
-
-class EntrySyntaxError(ValueError):
-    """Untagged ``--channels`` entries; Claude Code prints the message and exits with status 1."""
-
-    def __init__(self, bad: Sequence[str]) -> None:
-        super().__init__(f"--channels entries must be tagged: {', '.join(bad)}\n{ENTRY_SYNTAX_HELP}")
-        self.bad = list(bad)
 
 
 @dataclass(frozen=True)
@@ -82,7 +78,7 @@ def parse_entries(words: Sequence[str], *, development: bool) -> list[ChannelEnt
             continue
         bad.append(word)
     if bad:
-        raise EntrySyntaxError(bad)
+        raise EntrySyntaxError(bad, ENTRY_SYNTAX_HELP)
     return entries
 
 
@@ -309,3 +305,25 @@ def decide_enablement(
             entry,
         )
     return Decision(True, f"registered from {entry}", entry)
+
+
+__all__ = [
+    "CHANNELS_FLAG",
+    "DEFAULT_ALLOWLIST",
+    "DEVELOPMENT_FLAG",
+    "ENTRY_SYNTAX_HELP",
+    "OFFICIAL_MARKETPLACE",
+    "THIRD_PARTY_PROVIDER_VARS",
+    "ChannelEntry",
+    "Decision",
+    "ManagedSettings",
+    "ServerIdentity",
+    "SessionFlags",
+    "add_flag_arguments",
+    "build_entries",
+    "decide_enablement",
+    "marketplace_of_folder",
+    "parse_entries",
+    "read_claude_flags",
+    "third_party_provider",
+]

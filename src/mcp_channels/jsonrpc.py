@@ -20,6 +20,7 @@ import logging
 from collections.abc import Awaitable, Callable
 from typing import Any, Final, Protocol
 
+from .errors import ConnectionClosed, JsonRpcError
 from .protocol import MAX_LINE_BYTES, METHOD_CANCELLED, METHOD_PING
 
 PARSE_ERROR: Final = -32700
@@ -31,26 +32,6 @@ INTERNAL_ERROR: Final = -32603
 RequestId = str | int
 RequestHandler = Callable[[str, Any], Awaitable[Any]]
 NotificationHandler = Callable[[str, Any], None]
-
-
-class JsonRpcError(Exception):
-    """An error answer, sent to or received from the other end."""
-
-    def __init__(self, code: int, message: str, data: Any = None) -> None:
-        super().__init__(f"{message} ({code})")
-        self.code = code
-        self.message = message
-        self.data = data
-
-    def to_json(self) -> dict[str, Any]:
-        error: dict[str, Any] = {"code": self.code, "message": self.message}
-        if self.data is not None:
-            error["data"] = self.data
-        return error
-
-
-class ConnectionClosed(ConnectionError):
-    """The other end went away while a request was waiting for its answer."""
 
 
 class LineSink(Protocol):
@@ -302,3 +283,18 @@ def _id_of(message: Any) -> RequestId | None:
         if isinstance(request_id, (str, int)) and not isinstance(request_id, bool):
             return request_id
     return None
+
+
+__all__ = [
+    "INTERNAL_ERROR",
+    "INVALID_PARAMS",
+    "INVALID_REQUEST",
+    "METHOD_NOT_FOUND",
+    "PARSE_ERROR",
+    "LineSink",
+    "NotificationHandler",
+    "Peer",
+    "RequestHandler",
+    "RequestId",
+    "encode_message",
+]

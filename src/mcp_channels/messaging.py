@@ -35,7 +35,8 @@ from .access import (
     pairing_reply,
     watch_approvals,
 )
-from .server import ChannelServer, PermissionRequest, ToolError
+from .channel import Channel, PermissionRequest
+from .errors import ToolError
 from .text import fit, text_length
 
 #: Button payloads of permission prompts: ``perm:<allow|deny|more>:<request id>``.
@@ -255,7 +256,7 @@ class ChatBridge:
 
     def __init__(
         self,
-        channel: ChannelServer,
+        channel: Channel,
         store: AccessStore,
         platform: ChatPlatform,
         *,
@@ -409,24 +410,25 @@ class DeferredRuntime(Generic[R]):
 
     Importing a platform library (python-telegram-bot, discord.py) takes 100-250 ms, and Claude
     Code waits for the ``initialize`` answer. So ``build()`` declares the tools and the permission
-    handler at once, delegating through :meth:`delegate`, and registers the adapter task that
-    imports ``module`` in a thread (after the stdio loop has had its turn) and calls ``make`` on
-    the loop. Loops that need the runtime are registered with :meth:`task`.
+    handler at once, delegating through :meth:`delegate`, and registers the task that imports
+    ``module`` in a thread (after the runner's loop has had its turn) and calls ``make`` on the
+    loop; the tools need it, so it is not an inbound task. Loops that need the runtime are
+    registered with :meth:`task`.
 
     If the import or ``make`` fails, that task raises, so the server exits 1 with the traceback;
     a tool call or permission request waiting meanwhile gets a :class:`ToolError`, never a hang.
     """
 
-    def __init__(self, channel: ChannelServer, module: str, make: Callable[[], R]) -> None:
+    def __init__(self, channel: Channel, module: str, make: Callable[[], R]) -> None:
         self.channel = channel
         self.module = module
         self._make = make
         self._value: R | None = None
         self._settled = asyncio.Event()
-        channel.task(self.load_platform)
+        channel.task(self.load_platform, inbound=False)
 
     async def load_platform(self) -> None:
-        """The adapter task that imports the platform library and makes the runtime."""
+        """The task that imports the platform library and makes the runtime."""
         await asyncio.sleep(0)  # the initialize answer goes out before the import starts
         try:
             await asyncio.to_thread(importlib.import_module, self.module)
@@ -455,10 +457,11 @@ class DeferredRuntime(Generic[R]):
             method: Callable[[R], Callable[..., Awaitable[Any]]] = functools.partial(_method_of, owner, name)
             self.channel.tool(name=name, description=description, input_schema=schema)(self.delegate(method))
 
-    def task(self, name: str, loop: Callable[[R], Awaitable[None]]) -> None:
-        """Run ``loop(runtime)`` as the adapter task ``name`` once the runtime is made.
+    def task(self, name: str, loop: Callable[[R], Awaitable[None]], *, inbound: bool) -> None:
+        """Run ``loop(runtime)`` as the task ``name`` once the runtime is made (``inbound``: see
+        :class:`~mcp_channels.channel.Task`).
 
-        When making it failed, the loop does not run: :meth:`start` has already stopped the server.
+        When making it failed, the loop does not run: :meth:`load_platform` has already stopped the server.
         """
 
         async def run() -> None:
@@ -467,9 +470,39 @@ class DeferredRuntime(Generic[R]):
                 await loop(self._value)
 
         run.__name__ = name
-        self.channel.task(run)
+        self.channel.task(run, inbound=inbound)
 
 
 def _method_of(owner: Callable[[Any], object], name: str, runtime: Any) -> Callable[..., Awaitable[Any]]:
     method: Callable[..., Awaitable[Any]] = getattr(owner(runtime), name)
     return method
+
+
+__all__ = [
+    "DETAILS_GONE",
+    "NOT_AUTHORIZED",
+    "PERMISSION_BUTTON_RE",
+    "REACT_SCHEMA",
+    "REPLY_TO_HINT",
+    "TYPING_LIMIT",
+    "VERDICT_EMOJI",
+    "VERDICT_LABEL",
+    "ButtonAnswer",
+    "ChatBridge",
+    "ChatPlatform",
+    "DeferredRuntime",
+    "Incoming",
+    "PermissionBook",
+    "ToolDeclaration",
+    "TypingIndicator",
+    "approval_interval",
+    "edit_schema",
+    "parse_permission_button",
+    "partial_failure",
+    "permission_details_text",
+    "permission_outcome_text",
+    "permission_prompt_text",
+    "reply_schema",
+    "reply_targets",
+    "sent_summary",
+]

@@ -17,7 +17,7 @@ from pathlib import Path
 from ._protected import INBOX_DIR as INBOX_DIR
 from ._protected import Protected
 from .access import Access
-from .server import ToolError
+from .errors import ToolError
 
 MB = 1024 * 1024
 
@@ -92,3 +92,11 @@ def _megabytes(size: int, places: int = 1) -> str:
     """``size`` in MB rounded half up, like JavaScript's ``toFixed`` (Python would round half to even)."""
     quantum = Decimal(1).scaleb(-places)
     return str((Decimal(size) / MB).quantize(quantum, rounding=ROUND_HALF_UP))
+
+
+__all__ = [
+    "INBOX_DIR",
+    "MB",
+    "assert_chat_allowed",
+    "check_files",
+]

@@ -19,6 +19,8 @@ import unicodedata
 from collections.abc import Mapping
 from typing import Any, Final
 
+from .errors import InvalidChannelEvent
+
 # --------------------------------------------------------------------------- names
 
 #: Protocol revision the server answers with (Claude Code asks for it; older ones are accepted).
@@ -147,10 +149,6 @@ def render_channel_tag(server: str, content: str, meta: Mapping[str, str] | None
         if is_valid_meta_key(key):
             attrs.append(f' {key}="{escape_attribute(value)}"')
     return f"<channel{''.join(attrs)}>\n{neutralise_closing_tags(content)}\n</channel>"
-
-
-class InvalidChannelEvent(ValueError):
-    """The params of a channel notification that Claude Code would drop whole."""
 
 
 def parse_channel_params(params: Any) -> tuple[str, dict[str, str]]:
@@ -299,21 +297,37 @@ def format_input_preview(tool_input: Any) -> str:
 __all__ = [
     "CAPABILITY_CHANNEL",
     "CAPABILITY_PERMISSION",
+    "DESCRIPTION_LIMIT",
     "DISCOVER_PROBE_ID",
+    "INPUT_PREVIEW_FIELD_BUDGET",
+    "INSTRUCTIONS_LIMIT",
     "LATEST_PROTOCOL_VERSION",
     "MAX_LINE_BYTES",
+    "META_KEY_RE",
+    "METHOD_CANCELLED",
     "METHOD_CHANNEL",
+    "METHOD_DISCOVER",
+    "METHOD_INITIALIZE",
+    "METHOD_INITIALIZED",
     "METHOD_PERMISSION_REQUEST",
     "METHOD_PERMISSION_VERDICT",
+    "METHOD_PING",
+    "METHOD_TOOLS_CALL",
+    "METHOD_TOOLS_LIST",
     "MODERN_PROTOCOL_VERSION",
     "PERMISSION_REPLY_RE",
+    "REDACTED",
     "REQUEST_ID_ALPHABET",
+    "REQUEST_ID_LENGTH",
+    "RESERVED_META_KEY",
     "SUPPORTED_PROTOCOL_VERSIONS",
-    "InvalidChannelEvent",
+    "cap_code_points",
     "escape_attribute",
     "format_description",
     "format_input_preview",
+    "is_request_id",
     "is_valid_meta_key",
+    "meta_value_to_str",
     "neutralise_closing_tags",
     "new_request_id",
     "parse_channel_params",

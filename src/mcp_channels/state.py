@@ -13,18 +13,22 @@ import fcntl
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from pathlib import Path
-from typing import TypeVar
 
 ENV_FILE = ".env"
 _ENV_LINE = re.compile(r"^\s*(?:export\s+)?([A-Za-z_][A-Za-z0-9_]*)\s*=\s*(.*?)\s*$")
 
 
+def state_dir_variable(channel: str) -> str:
+    """The variable that moves ``channel``'s state directory: ``<CHANNEL>_STATE_DIR``."""
+    return f"{channel.upper()}_STATE_DIR"
+
+
 def state_dir(channel: str, environ: Mapping[str, str] | None = None) -> Path:
     """The state directory of ``channel`` (not created)."""
     env = os.environ if environ is None else environ
-    override = env.get(f"{channel.upper()}_STATE_DIR")
+    override = env.get(state_dir_variable(channel))
     if override:
         return Path(override).expanduser()
     return claude_config_dir(env) / "channels" / channel
@@ -195,33 +199,18 @@ def mask_secret(value: str, keep: int = 6) -> str:
     return f"{value[:shown]}… ({len(value)} chars)"
 
 
-def int_setting(environ: Mapping[str, str], key: str, default: int, low: int, high: int) -> int:
-    """An integer setting from the environment, or ``FatalError`` naming it when it is unusable.
-
-    Read once at start: a channel with a typo in its port must stop and say so, not fall back
-    to a default the user did not ask for.
-    """
-    return _number_setting(environ, key, default, low, high, int)
-
-
-def float_setting(environ: Mapping[str, str], key: str, default: float, low: float, high: float) -> float:
-    """Like :func:`int_setting`, for a number such as an interval in seconds."""
-    return _number_setting(environ, key, default, low, high, float)
-
-
-N = TypeVar("N", int, float)
-
-
-def _number_setting(environ: Mapping[str, str], key: str, default: N, low: N, high: N, parse: Callable[[str], N]) -> N:
-    from .server import FatalError
-
-    raw = environ.get(key)
-    if not raw:
-        return default
-    try:
-        value = parse(raw)
-    except ValueError:
-        raise FatalError(f"{key}={raw!r} is not a number") from None
-    if not low <= value <= high:
-        raise FatalError(f"{key}={raw} is out of range ({low:g}..{high:g})")
-    return value
+__all__ = [
+    "ENV_FILE",
+    "atomic_write",
+    "claude_config_dir",
+    "credential",
+    "ensure_private_dir",
+    "file_lock",
+    "home_dir",
+    "mask_secret",
+    "parse_env",
+    "read_env_file",
+    "set_env_key",
+    "state_dir",
+    "state_dir_variable",
+]

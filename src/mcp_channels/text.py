@@ -21,9 +21,6 @@ if TYPE_CHECKING:
     import regex
 
 CHUNK_MODES: Final = ("length", "newline")
-#: Each platform's longest message, the cap of ``textChunkLimit``: in UTF-16 units on Telegram and
-#: Discord (as they count), in characters on iMessage. The channels and the command line share it.
-MESSAGE_LIMITS: Final = {"telegram": 4096, "discord": 2000, "imessage": 10_000}
 UNITS: Final = ("codepoints", "utf16")
 
 #: Patterns longer than this are skipped: nobody needs a 512-character mention regex.
@@ -264,3 +261,22 @@ def fit(text: str, limit: int, *, units: str = "codepoints") -> str:
     if text_length(text, units) <= limit:
         return text
     return chunk(text, max(1, limit - 1), units=units)[0] + "…"
+
+
+__all__ = [
+    "CHUNK_MODES",
+    "MATCH_BUDGET",
+    "MAX_EXTENSION",
+    "MAX_ID_PART",
+    "MAX_MATCH_TEXT",
+    "MAX_PATTERN_LENGTH",
+    "PATTERN_TIMEOUT",
+    "UNITS",
+    "chunk",
+    "fit",
+    "mention_patterns_match",
+    "pattern_error",
+    "safe_name",
+    "saved_file_name",
+    "text_length",
+]

@@ -14,7 +14,7 @@ from typing import Any
 
 import pytest
 
-from helpers import HostProcess, channel_config, write_mcp_config
+from support.processes import HostProcess, channel_config, write_mcp_config
 
 from .telegram_api import FakeTelegram
 

@@ -1,6 +1,7 @@
 """The host: Claude Code's side of the channel protocol, in Python (``mcp-channels host``)."""
 
-from ..enablement import ChannelEntry, Decision, EntrySyntaxError, ManagedSettings, parse_entries
+from ..enablement import ChannelEntry, Decision, ManagedSettings, parse_entries
+from ..errors import EntrySyntaxError
 from .app import Host, HostOptions
 from .gate import decide
 

@@ -19,12 +19,11 @@ from typing import Any, Final
 
 from .. import _pipes
 from ..enablement import ChannelEntry, Decision, ManagedSettings
-from ..jsonrpc import ConnectionClosed, JsonRpcError
+from ..errors import ConnectionClosed, InvalidChannelEvent, JsonRpcError, UsageError
 from ..protocol import (
     METHOD_CHANNEL,
     METHOD_PERMISSION_REQUEST,
     METHOD_PERMISSION_VERDICT,
-    InvalidChannelEvent,
     is_valid_meta_key,
     parse_channel_params,
     parse_permission_reply,
@@ -286,18 +285,18 @@ class Host:
             return
         try:
             await handler(rest.strip())
-        except _UsageError as exc:
+        except UsageError as exc:
             self.report.problem(str(exc))
 
     async def _cmd_call(self, rest: str) -> None:
         parts = rest.split(None, 2)
         if len(parts) < 2:
-            raise _UsageError("usage: /call <server> <tool> [json arguments]")
+            raise UsageError("usage: /call <server> <tool> [json arguments]")
         server, tool = parts[0], parts[1]
         arguments = _parse_json_object(parts[2] if len(parts) > 2 else "{}")
         connection = self.connections.get(server)
         if connection is None:
-            raise _UsageError(f"no server named {server!r}")
+            raise UsageError(f"no server named {server!r}")
         try:
             result = await connection.call_tool(tool, arguments)
         except (JsonRpcError, ConnectionClosed, TimeoutError) as exc:
@@ -321,7 +320,7 @@ class Host:
 
     async def _cmd_permission(self, rest: str) -> None:
         if not rest:
-            raise _UsageError("usage: /permission <tool_name> <description> [json input]")
+            raise UsageError("usage: /permission <tool_name> <description> [json input]")
         tool_name, _, remainder = rest.partition(" ")
         brace = remainder.find("{")
         if brace >= 0:
@@ -353,7 +352,7 @@ class Host:
         for name in names:
             connection = self.connections.get(name)
             if connection is None:
-                raise _UsageError(f"no server named {name!r}")
+                raise UsageError(f"no server named {name!r}")
             for tool in connection.tools:
                 self.report.emit(
                     "tool", f"{name} {tool.get('name')}: {tool.get('description', '')[:100]}", server=name, tool=tool
@@ -365,7 +364,7 @@ class Host:
             wanted = int(words[0])
             timeout = float(words[1]) if len(words) > 1 else 30.0
         except (IndexError, ValueError):
-            raise _UsageError("usage: /wait-events <n> [seconds]") from None
+            raise UsageError("usage: /wait-events <n> [seconds]") from None
         try:
             async with asyncio.timeout(timeout):
                 async with self._events_changed:
@@ -424,17 +423,13 @@ class Host:
             await self._stop.wait()
 
 
-class _UsageError(Exception):
-    pass
-
-
 def _parse_json_object(raw: str) -> dict[str, Any]:
     try:
         value = json.loads(raw)
     except (ValueError, RecursionError) as exc:
-        raise _UsageError(f"not valid JSON: {exc}") from None
+        raise UsageError(f"not valid JSON: {exc}") from None
     if not isinstance(value, dict):
-        raise _UsageError("arguments must be a JSON object")
+        raise UsageError("arguments must be a JSON object")
     return value
 
 
@@ -457,3 +452,11 @@ class _LineSplitter:
         if self._buffer:
             self._queue.put_nowait(self._buffer.decode("utf-8", errors="replace"))
         self._queue.put_nowait(None)
+
+
+__all__ = [
+    "HELP",
+    "REGISTRATION_DELAY_RANGE",
+    "Host",
+    "HostOptions",
+]

@@ -18,12 +18,9 @@ from pathlib import Path
 from typing import Any
 
 from ..enablement import marketplace_of_folder
+from ..errors import HostConfigError
 
 _VAR = re.compile(r"\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}")
-
-
-class ConfigError(ValueError):
-    """The MCP config or a plugin folder cannot be used; the message says what and where."""
 
 
 @dataclass(frozen=True)
@@ -55,19 +52,19 @@ def _server_from_json(
     name: str, raw: Any, where: str, environ: Mapping[str, str], plugin: PluginInfo | None
 ) -> ServerSpec | None:
     if not isinstance(raw, dict):
-        raise ConfigError(f"{where}: server {name!r} must be an object")
+        raise HostConfigError(f"{where}: server {name!r} must be an object")
     kind = raw.get("type", "stdio")
     if kind != "stdio":
         return None  # http/sse servers are not channels the host can spawn
     command = raw.get("command")
     if not isinstance(command, str) or not command:
-        raise ConfigError(f'{where}: server {name!r} needs a "command"')
+        raise HostConfigError(f'{where}: server {name!r} needs a "command"')
     args = raw.get("args", [])
     if not isinstance(args, list) or not all(isinstance(a, str) for a in args):
-        raise ConfigError(f'{where}: server {name!r}: "args" must be a list of strings')
+        raise HostConfigError(f'{where}: server {name!r}: "args" must be a list of strings')
     env = raw.get("env", {})
     if not isinstance(env, dict) or not all(isinstance(v, str) for v in env.values()):
-        raise ConfigError(f'{where}: server {name!r}: "env" must map names to strings')
+        raise HostConfigError(f'{where}: server {name!r}: "env" must map names to strings')
     cwd = raw.get("cwd")
     return ServerSpec(
         name=name,
@@ -83,16 +80,16 @@ def _read_json(path: Path) -> Any:
     try:
         return json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{path}: no such file") from None
+        raise HostConfigError(f"{path}: no such file") from None
     except (OSError, ValueError, RecursionError) as exc:
-        raise ConfigError(f"{path}: {exc}") from None
+        raise HostConfigError(f"{path}: {exc}") from None
 
 
 def _servers_in(path: Path, environ: Mapping[str, str], plugin: PluginInfo | None = None) -> list[ServerSpec]:
     data = _read_json(path)
     servers = data.get("mcpServers") if isinstance(data, dict) else None
     if not isinstance(servers, dict):
-        raise ConfigError(f'{path}: expected an object with "mcpServers"')
+        raise HostConfigError(f'{path}: expected an object with "mcpServers"')
     specs = []
     for key, raw in servers.items():
         name = f"plugin:{plugin.name}:{key}" if plugin else key
@@ -111,7 +108,7 @@ def _marketplace_of(root: Path) -> str:
     try:
         return marketplace_of_folder(root)
     except ValueError as exc:
-        raise ConfigError(str(exc)) from None
+        raise HostConfigError(str(exc)) from None
 
 
 def load_plugin(
@@ -121,7 +118,7 @@ def load_plugin(
     root = root.resolve()
     manifest = _read_json(root / ".claude-plugin" / "plugin.json")
     if not isinstance(manifest, dict) or not isinstance(manifest.get("name"), str):
-        raise ConfigError(f'{root}: .claude-plugin/plugin.json needs a "name"')
+        raise HostConfigError(f'{root}: .claude-plugin/plugin.json needs a "name"')
     channels = manifest.get("channels", [])
     channel_servers = tuple(c["server"] for c in channels if isinstance(c, dict) and isinstance(c.get("server"), str))
     info = PluginInfo(manifest["name"], marketplace or _marketplace_of(root), root, channel_servers)
@@ -131,3 +128,12 @@ def load_plugin(
     for spec in specs:
         spec.env.setdefault("CLAUDE_PLUGIN_ROOT", str(root))
     return specs
+
+
+__all__ = [
+    "PluginInfo",
+    "ServerSpec",
+    "expand",
+    "load_mcp_config",
+    "load_plugin",
+]

@@ -20,7 +20,8 @@ from typing import Any
 
 from .. import __version__
 from .._pipes import PipeSink
-from ..jsonrpc import ConnectionClosed, JsonRpcError, Peer
+from ..errors import ConnectionClosed, JsonRpcError
+from ..jsonrpc import Peer
 from ..protocol import (
     DISCOVER_PROBE_ID,
     LATEST_PROTOCOL_VERSION,

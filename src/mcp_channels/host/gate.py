@@ -43,3 +43,9 @@ def decide(
         return Decision(False, "connection negotiated a modern protocol revision with no unsolicited notification path")
     identity = ServerIdentity(server, plugin.name, plugin.marketplace) if plugin else ServerIdentity(server)
     return decide_enablement(identity, entries, settings, environ)
+
+
+__all__ = [
+    "decide",
+    "js_truthy",
+]

@@ -71,3 +71,9 @@ class PermissionRelay:
         if len(self.pending) == 1:
             return next(iter(self.pending.values()))
         return None
+
+
+__all__ = [
+    "PendingPermission",
+    "PermissionRelay",
+]

@@ -37,3 +37,8 @@ class Reporter:
         else:
             self._err.write(f"error: {text}\n")
             self._err.flush()
+
+
+__all__ = [
+    "Reporter",
+]

@@ -4,14 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from ..jsonrpc import ConnectionClosed, JsonRpcError
+from ..errors import ConnectionClosed, HubRequestError, HubUnreachable, JsonRpcError
 from ._paths import HubPaths
-from ._socket import HubUnreachable, connect, read_token
+from ._socket import connect, read_token
 from ._wire import HELLO, PROTOCOL_VERSION
-
-
-class HubRequestError(RuntimeError):
-    """The hub refused a request; the message is the hub's."""
 
 
 async def ask(paths: HubPaths, method: str, params: Any = None, *, timeout: float = 10.0) -> Any:

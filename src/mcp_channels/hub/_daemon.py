@@ -32,19 +32,16 @@ from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Final
 
+from ..errors import HubStartError, HubUnreachable
 from ..jsonrpc import NotificationHandler, RequestHandler
 from ._paths import HubPaths
-from ._socket import HubUnreachable, Link, connect
+from ._socket import Link, connect
 
 #: How long a starter waits for a new hub to listen (it imports little; under load it can be slow).
 START_TIMEOUT: Final = 20.0
 #: How long ``hub run`` retries the lock when it is briefly held by a probe.
 LOCK_PATIENCE: Final = 1.0
 READY_LINE: Final = b"ready\n"
-
-
-class HubStartError(RuntimeError):
-    """A hub could not be started; the message says why (with the end of its log)."""
 
 
 class HubLock:

@@ -28,7 +28,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-from ..jsonrpc import INVALID_PARAMS, JsonRpcError
+from ..errors import JsonRpcError, SettingsConflict, StoreError
+from ..jsonrpc import INVALID_PARAMS
 from . import _commands, _metrics, _wire
 from ._attachment import Attachment, session_of
 from ._conversations import conversation_of, conversation_of_call, event_id
@@ -37,7 +38,7 @@ from ._dispatch import Dispatcher
 from ._paths import HubPaths
 from ._router import RECONNECT_GRACE, Binding, Choice, Route, RoutingState, SessionRecord, choose
 from ._socket import HttpRequest, HttpResponse, Link, Listener, listen, listen_http
-from .store import Event, EventStore, InvalidInput, Retention, StoreError, open_store
+from .store import Event, EventStore, InvalidInput, Retention, open_store
 
 #: How often retention runs by default (it also runs at start).
 PRUNE_INTERVAL: Final = 600.0
@@ -49,10 +50,6 @@ NO_SESSION_NOTICE: Final = (
 )
 
 log = logging.getLogger("mcp_channels.hub")
-
-
-class SettingsConflict(Exception):
-    """A session asks for a channel with settings other than those the hub runs it with."""
 
 
 class ChannelHost(Protocol):

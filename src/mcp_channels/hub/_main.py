@@ -6,11 +6,11 @@ import asyncio
 import logging
 from dataclasses import dataclass
 
-from ..jsonrpc import ConnectionClosed, JsonRpcError
+from ..errors import ConnectionClosed, HubUnreachable, JsonRpcError
 from ._daemon import running_pid, terminate, wait_released
 from ._hub import HostFactory, Hub, HubOptions, configure_hub_logging
 from ._paths import HubPaths
-from ._socket import HubUnreachable, connect, read_token
+from ._socket import connect, read_token
 from ._wire import HELLO, PROTOCOL_VERSION, STOP
 from .store import Retention
 

@@ -38,6 +38,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Final, Literal
 
+from ..errors import HubPathError
 from ..state import claude_config_dir, ensure_private_dir
 
 HUB_DIR_VAR: Final = "MCP_CHANNELS_HUB_DIR"
@@ -46,10 +47,6 @@ TRANSPORT_VAR: Final = "MCP_CHANNELS_HUB_TRANSPORT"
 MAX_SOCKET_PATH: Final = 100
 
 Transport = Literal["unix", "tcp"]
-
-
-class HubPathError(OSError):
-    """A file or directory of the hub is not safe to use (someone else's, a symlink, open to others)."""
 
 
 @dataclass(frozen=True)

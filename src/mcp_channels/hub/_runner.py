@@ -32,16 +32,17 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Final
 
 from ..access import AccessStore
-from ..protocol import validate_meta
-from ..server import ChannelServer, EventQueueFull, EventTooLarge, FatalError, QueueLimits
+from ..channel import Channel, Task
+from ..errors import ConfigurationError, EventQueueFull, EventTooLarge, SettingsConflict, StoreError, StoreUnavailable
+from ..runners import QueueLimits
+from ..runners._tasks import start_tasks
+from ..sink import ChannelEvent, DeliveryStatus
 from ..state import atomic_write
 from . import _declarations, _hosting
 from ._attachment import Attachment
 from ._conversations import chat_of, conversation_of
-from ._hub import SettingsConflict
 from ._settings import apply_to_process, channel_environ, conflict_message, is_secret
 from ._wire import SessionInfo
-from .store import StoreError, StoreUnavailable
 from .store._base import MAX_EVENT_BYTES
 
 if TYPE_CHECKING:
@@ -57,13 +58,14 @@ log = logging.getLogger("mcp_channels.hub")
 
 
 class StoreSink:
-    """A hosted channel's ``enqueue``/``push``: commit to the store, then it counts as delivered.
+    """A hosted channel's :class:`~mcp_channels.sink.EventSink`: an event is delivered once committed.
 
     ``enqueue`` bounds the commits in flight (``MCP_CHANNELS_QUEUE_EVENTS``/``_BYTES``, as the
     stdio runner bounds what waits for Claude Code) and raises :class:`EventQueueFull` past them;
     its future fails when the commit does (the webhook then answers 503). ``push`` waits out a
     store that is unavailable, retrying, so a platform is never acknowledged for an event that
-    was not committed.
+    was not committed. Its status says ``durable``: a channel that answers its platform only once
+    an event is delivered (the webhook's 202) then answers after the commit.
     """
 
     def __init__(self, runner: HubRunner, name: str, limits: QueueLimits) -> None:
@@ -74,8 +76,8 @@ class StoreSink:
         self.in_flight_bytes = 0
         self.committed = 0
 
-    def enqueue(self, content: str, **meta: Any) -> asyncio.Future[None]:
-        checked, size = _checked(content, meta)
+    def enqueue(self, event: ChannelEvent) -> asyncio.Future[None]:
+        size = _checked(event)
         if self.in_flight >= self.limits.events or self.in_flight_bytes + size > self.limits.bytes:
             raise EventQueueFull(f"{self.in_flight} events are being committed (bound {self.limits.events})")
         done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -84,7 +86,7 @@ class StoreSink:
 
         async def commit() -> None:
             try:
-                await self._take(content, checked)
+                await self._take(event)
             except Exception as exc:
                 if not done.done():
                     done.set_exception(exc)
@@ -99,41 +101,52 @@ class StoreSink:
         self.runner.spawn(commit(), f"{self.name} commit")
         return done
 
-    async def push(self, content: str, **meta: Any) -> None:
-        checked, _ = _checked(content, meta)
+    async def push(self, event: ChannelEvent) -> None:
+        _checked(event)
         delay = 0.1
         while True:
             try:
-                await self._take(content, checked)
+                await self._take(event)
                 return
             except StoreUnavailable as exc:
                 log.warning("%s: the store is unavailable (%s); retrying in %.1fs", self.name, exc, delay)
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
 
-    async def _take(self, content: str, meta: dict[str, str]) -> None:
-        conversation = conversation_of(meta)
-        if self.runner.may_command(self.name, meta):
-            answer = await self.runner.hub.chat_command(self.name, conversation, content)
+    async def _take(self, event: ChannelEvent) -> None:
+        conversation = conversation_of(event.meta)
+        if self.runner.may_command(self.name, event.meta):
+            answer = await self.runner.hub.chat_command(self.name, conversation, event.content)
             if answer is not None:
                 await self.runner.say(self.name, conversation, answer)
                 return
-        await self.runner.hub.commit(self.name, content, meta)
+        await self.runner.hub.commit(self.name, event.content, event.meta)
         self.committed += 1
 
     def send_permission_verdict(self, request_id: str, allow: bool) -> None:
         self.runner.hub.verdict(self.name, request_id, allow)
 
+    def status(self) -> DeliveryStatus:
+        return DeliveryStatus(
+            ready=True,
+            held=0,
+            queued_events=self.in_flight,
+            queued_bytes=self.in_flight_bytes,
+            max_events=self.limits.events,
+            max_bytes=self.limits.bytes,
+            delivered=self.committed,
+            host_connected=True,
+            durable=True,
+        )
 
-def _checked(content: str, meta: Mapping[str, Any]) -> tuple[dict[str, str], int]:
-    """Content and meta as Claude Code would take them, and their size (refused past the store's bound)."""
-    if not isinstance(content, str):
-        raise TypeError(f"content must be a string, not {type(content).__name__}")
-    checked = validate_meta(meta)
-    size = len(content.encode("utf-8", "surrogatepass")) + sum(len(k) + len(v.encode()) for k, v in checked.items())
+
+def _checked(event: ChannelEvent) -> int:
+    """The event's size; refused (:class:`EventTooLarge`) past what the store holds."""
+    size = len(event.content.encode("utf-8", "surrogatepass"))
+    size += sum(len(key) + len(value.encode("utf-8", "surrogatepass")) for key, value in event.meta.items())
     if size > MAX_EVENT_BYTES:
         raise EventTooLarge(f"event is {size} bytes; the hub stores events of at most {MAX_EVENT_BYTES}")
-    return checked, size
+    return size
 
 
 @dataclass
@@ -143,7 +156,7 @@ class Hosted:
     name: str
     settings: dict[str, str]
     holder: str
-    channel: ChannelServer | None = None
+    channel: Channel | None = None
     sink: StoreSink | None = None
     tasks: list[asyncio.Task[None]] = field(default_factory=list)
     state: str = "starting"
@@ -174,13 +187,13 @@ class HubRunner:
             log.warning("cannot read %s (%s): channels start when sessions ask for them", self.hub.paths.channels, exc)
             return
         for name, settings in (saved if isinstance(saved, dict) else {}).items():
-            if name in _hosting.CHANNEL_MODULES and isinstance(settings, dict):
+            if _hosting.known(name) and isinstance(settings, dict):
                 hosted = Hosted(name, {str(k): str(v) for k, v in settings.items()}, "the previous run", claimed=False)
                 self.hosted[name] = hosted
                 await self._start(hosted)
 
     async def ensure(self, channel: str, settings: Mapping[str, str], session: SessionInfo) -> None:
-        if channel not in _hosting.CHANNEL_MODULES:
+        if not _hosting.known(channel):
             raise SettingsConflict(f"the hub cannot run a channel named {channel!r}")
         hosted = self.hosted.get(channel)
         if hosted is not None and hosted.settings == dict(settings):
@@ -205,7 +218,7 @@ class HubRunner:
         try:
             apply_to_process(hosted.name, hosted.settings)
             channel = _hosting.build(hosted.name, channel_environ(hosted.name, hosted.settings))
-        except FatalError as exc:
+        except ConfigurationError as exc:
             self._failed(hosted, str(exc))
             return
         except Exception as exc:
@@ -213,7 +226,7 @@ class HubRunner:
             self._failed(hosted, f"{type(exc).__name__}: {exc}")
             return
         directory = hosted.settings.get(f"{hosted.name.upper()}_STATE_DIR")
-        if hosted.name in _hosting.ACCESS_CHANNELS and directory:
+        if _hosting.has_people(hosted.name) and directory:
             hosted.access = AccessStore(hosted.name, Path(directory), static=False)
         hosted.sink = StoreSink(self, hosted.name, QueueLimits.from_environ(hosted.settings))
         _hosting.host(channel, hosted.sink)
@@ -223,22 +236,16 @@ class HubRunner:
             log.warning("cannot save the declaration of %s: %s", hosted.name, exc)
         hosted.channel = channel
         hosted.state, hosted.error = "running", None
-        loop = asyncio.get_running_loop()
-        hosted.tasks = [loop.create_task(self._run_task(hosted, task)) for task in _hosting.tasks(channel)]
+        hosted.tasks = start_tasks(channel, lambda task, error: self._crashed(hosted, task, error))
         log.info("%s: running (for %s)", hosted.name, hosted.holder)
 
-    async def _run_task(self, hosted: Hosted, task: _hosting.AdapterTask) -> None:
-        try:
-            await task()
-        except asyncio.CancelledError:
-            raise
-        except FatalError as exc:
-            self._failed(hosted, str(exc))
-        except BaseException as exc:
-            log.error("%s: %s crashed:\n%s", hosted.name, getattr(task, "__name__", "a task"), traceback.format_exc())
-            self._failed(hosted, f"{type(exc).__name__}: {exc}")
+    def _crashed(self, hosted: Hosted, task: Task, error: BaseException) -> None:
+        """A task of the channel raised (called inside its ``except``): the channel failed."""
+        if isinstance(error, ConfigurationError):
+            self._failed(hosted, str(error))
         else:
-            hosted.failures = 0
+            log.error("%s: %s crashed:\n%s", hosted.name, task.name, traceback.format_exc().rstrip())
+            self._failed(hosted, f"{type(error).__name__}: {error}")
 
     def _failed(self, hosted: Hosted, reason: str) -> None:
         if hosted.state == "failed" or self.hosted.get(hosted.name) is not hosted:
@@ -260,6 +267,8 @@ class HubRunner:
             hosted.restart.cancel()
         hosted.state = "stopped"
         await self._stop_tasks(hosted)
+        if hosted.channel is not None and hosted.sink is not None:
+            _hosting.release(hosted.channel, hosted.sink)
 
     async def _stop_tasks(self, hosted: Hosted) -> None:
         current = asyncio.current_task()
@@ -312,8 +321,10 @@ class HubRunner:
 
     async def relay_permission(self, channel: str, params: Mapping[str, Any], conversations: Sequence[str]) -> None:
         hosted = self.hosted.get(channel)
-        if hosted is not None and hosted.channel is not None and hosted.state == "running":
-            _hosting.relay_permission(hosted.channel, params)
+        if hosted is None or hosted.channel is None or hosted.state != "running":
+            return
+        if not await _hosting.relay_permission(hosted.channel, params):
+            log.warning("%s: a malformed permission request was not relayed", channel)
 
     async def say(self, channel: str, conversation: str, text: str) -> bool:
         """Send ``text`` with the channel's ``reply`` (to the conversation's chat, where it names one)."""
@@ -334,7 +345,7 @@ class HubRunner:
         """Whether this message's sender may use ``/sessions`` and ``/switch`` here."""
         if "chat_id" not in meta:
             return False
-        if channel not in _hosting.ACCESS_CHANNELS:
+        if not _hosting.has_people(channel):
             return True  # fakechat: whoever has the local page is the user
         hosted = self.hosted.get(channel)
         sender = meta.get("user_id")

@@ -23,14 +23,23 @@ import logging
 import os
 from typing import Any, Final, Literal
 
+from ..channel import Channel, PermissionRequest, Tool, ToolResult
 from ..delivery import DECIDING_VARS
-from ..jsonrpc import ConnectionClosed, JsonRpcError
-from ..server import ChannelServer, FatalError, HostDisconnected, PermissionRequest, Tool, ToolResult
+from ..errors import (
+    ConfigurationError,
+    ConnectionClosed,
+    HostDisconnected,
+    HubStartError,
+    HubUnreachable,
+    JsonRpcError,
+    ToolError,
+    WireError,
+)
 from . import _declarations, _hosting
-from ._daemon import HubStartError, reach_hub
+from ._daemon import reach_hub
 from ._paths import HubPaths
 from ._settings import channel_settings
-from ._socket import HubUnreachable, Link, read_token
+from ._socket import Link, read_token
 from ._wire import (
     ACK,
     ATTACH,
@@ -43,7 +52,6 @@ from ._wire import (
     Ack,
     Attach,
     Delivered,
-    WireError,
 )
 
 HubMode = Literal["auto", "required"]
@@ -57,7 +65,7 @@ SESSION_NAME_VAR: Final = "MCP_CHANNELS_SESSION_NAME"
 class HubSession:
     """The shim's link to the hub, as one task of the proxy channel."""
 
-    def __init__(self, proxy: ChannelServer, channel: str, server: str | None, name: str | None, mode: HubMode) -> None:
+    def __init__(self, proxy: Channel, channel: str, server: str | None, name: str | None, mode: HubMode) -> None:
         self.proxy = proxy
         self.channel = channel
         self.server = server or channel
@@ -84,7 +92,7 @@ class HubSession:
                 result = await link.peer.request(ATTACH, self._attach().to_json())
             except (HubUnreachable, HubStartError, JsonRpcError, ConnectionClosed, TimeoutError) as exc:
                 if first and self.mode == "required":
-                    raise FatalError(f"--hub required, but {exc}") from None
+                    raise ConfigurationError(f"--hub required, but {exc}") from None
                 if first:
                     self.log.error("cannot reach the hub: %s; retrying", exc)
                 first = False
@@ -172,7 +180,7 @@ class HubSession:
         async def forward(**arguments: Any) -> ToolResult:
             try:
                 link = await self._ready_link()
-            except _Refused as exc:
+            except ToolError as exc:
                 return _error(f"{name} failed: {exc}")
             try:
                 result = await link.peer.request(CALL_TOOL, {"name": name, "arguments": arguments}, timeout=None)
@@ -185,22 +193,23 @@ class HubSession:
         return forward
 
     async def _ready_link(self) -> Link:
+        """The link to the hub, once attached; :class:`ToolError` (the call's answer) when it cannot be."""
         if self.refused is not None:
-            raise _Refused(self.refused)
+            raise ToolError(self.refused)
         try:
             async with asyncio.timeout(RECONNECT_WAIT):
                 await self.connected.wait()
         except TimeoutError:
-            raise _Refused(f"the hub is not reachable ({self.paths.directory}); see mcp-channels hub status") from None
+            raise ToolError(f"the hub is not reachable ({self.paths.directory}); see mcp-channels hub status") from None
         assert self.link is not None
         if self.refused is not None:
-            raise _Refused(self.refused)
+            raise ToolError(self.refused)
         return self.link
 
     async def permission_request(self, request: PermissionRequest) -> None:
         try:
             link = await self._ready_link()
-        except _Refused as exc:
+        except ToolError as exc:
             self.log.warning("permission request %s not relayed: %s", request.request_id, exc)
             return
         params = {
@@ -213,15 +222,11 @@ class HubSession:
         link.peer.notify(PERMISSION_REQUEST, params)
 
 
-class _Refused(Exception):
-    """A tool call this session cannot make through the hub; the message is the tool's error."""
-
-
 def _error(text: str) -> ToolResult:
     return ToolResult([{"type": "text", "text": text}], is_error=True)
 
 
-def build_shim(channel: str, server: str | None, session_name: str | None, mode: HubMode) -> ChannelServer:
+def build_shim(channel: str, server: str | None, session_name: str | None, mode: HubMode) -> Channel:
     """The proxy Claude Code talks to: the channel's declaration, served through the hub.
 
     The declaration comes from what the hub wrote when it built the channel with the same
@@ -233,13 +238,13 @@ def build_shim(channel: str, server: str | None, session_name: str | None, mode:
     declared = _declarations.load(HubPaths.from_environ().directory, channel, __version__, channel_settings(channel))
     if declared is None:
         declared = _hosting.declaration(_hosting.build(channel))
-    proxy = ChannelServer(declared.name, instructions=declared.instructions, version=declared.version)
+    proxy = Channel(declared.name, instructions=declared.instructions, version=declared.version)
     link = HubSession(proxy, channel, server, session_name, mode)
     for tool in declared.tools:
         proxy.add_tool(Tool(tool["name"], tool["description"], tool["inputSchema"], link.tool(tool["name"])))
     if declared.relays_permissions:
         proxy.on_permission_request(link.permission_request)
-    proxy.task(link.run)
+    proxy.task(link.run, inbound=False)  # the link carries tool calls too: every session runs it
     return proxy
 
 

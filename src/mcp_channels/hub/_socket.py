@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from .._pipes import PipeSink
+from ..errors import HubUnreachable
 from ..jsonrpc import NotificationHandler, Peer, RequestHandler
 from ..state import atomic_write
 from ._paths import HubPaths
@@ -37,10 +38,6 @@ _HTTP_METHODS: Final = (b"GET ", b"HEAD ")
 CONNECT_TIMEOUT: Final = 2.0
 
 log = logging.getLogger("mcp_channels.hub")
-
-
-class HubUnreachable(ConnectionError):
-    """No hub answers at this socket (none running, or it is starting)."""
 
 
 @dataclass(frozen=True)

@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any, Final
 
 from ..delivery import DELIVERING, NOT_DELIVERING, UNKNOWN, DeliveryState
+from ..errors import WireError
 
 PROTOCOL_VERSION: Final = 1
 
@@ -67,10 +68,6 @@ MAX_SETTINGS: Final = 200
 MAX_SETTING_BYTES: Final = 16 * 1024
 
 _DELIVERY_STATES: Final = (DELIVERING, NOT_DELIVERING, UNKNOWN)
-
-
-class WireError(ValueError):
-    """A message that does not have the documented shape; the text says which field."""
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,7 @@ import discord.gateway
 import discord.http
 import yarl
 
-from ...server import FatalError
+from ...errors import ConfigurationError
 from ._settings import API_VERSION, DiscordSettings
 
 #: DMs, guilds, guild messages and their text (Message Content is privileged: enable it in the
@@ -73,23 +73,23 @@ class DiscordClient(discord.Client):
         self._deliver(message)
 
     async def run_gateway(self, token: str, after_login: Callable[[], Awaitable[None]]) -> None:
-        """Log in, then stay connected until cancelled; what cannot be retried raises :class:`FatalError`."""
+        """Log in, then stay connected until cancelled; what cannot be retried raises :class:`ConfigurationError`."""
         try:
             try:
                 await self.login(token)
             except discord.LoginFailure as exc:
-                raise FatalError(f"login failed: {exc} (check DISCORD_BOT_TOKEN)") from None
+                raise ConfigurationError(f"login failed: {exc} (check DISCORD_BOT_TOKEN)") from None
             except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
-                raise FatalError(f"login failed: {exc}") from None
+                raise ConfigurationError(f"login failed: {exc}") from None
             await self._use_recommended_gateway()
             await after_login()
             try:
                 await self.connect(reconnect=True)
             except discord.PrivilegedIntentsRequired:
-                raise FatalError(PRIVILEGED_INTENTS_HELP) from None
+                raise ConfigurationError(PRIVILEGED_INTENTS_HELP) from None
             except discord.ConnectionClosed as exc:
                 meaning = FATAL_CLOSE_CODES.get(exc.code, "unexpected close")
-                raise FatalError(f"the gateway closed the connection: {exc.code} {meaning}") from None
+                raise ConfigurationError(f"the gateway closed the connection: {exc.code} {meaning}") from None
         finally:
             await self.close()
 
@@ -103,5 +103,5 @@ class DiscordClient(discord.Client):
             _, url, _ = await self.http.get_bot_gateway()
         except discord.GatewayNotFound as exc:
             cause = exc.__cause__ or exc
-            raise FatalError(f"could not get the gateway address from GET /gateway/bot: {cause}") from None
+            raise ConfigurationError(f"could not get the gateway address from GET /gateway/bot: {cause}") from None
         discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(url)

@@ -8,14 +8,10 @@ are :class:`._tools.DiscordTools`, reached through the channel's
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from ..._schema import integer, object_schema, string
-from ...messaging import REACT_SCHEMA, REPLY_TO_HINT, DeferredRuntime, ToolDeclaration, edit_schema, reply_schema
-
-if TYPE_CHECKING:
-    from ._channel import DiscordChannel
-
+from ...messaging import REACT_SCHEMA, REPLY_TO_HINT, ToolDeclaration, edit_schema, reply_schema
 
 TOOLS: Final[tuple[ToolDeclaration, ...]] = (
     (
@@ -56,8 +52,3 @@ TOOLS: Final[tuple[ToolDeclaration, ...]] = (
         ),
     ),
 )
-
-
-def declare_tools(runtime: DeferredRuntime[DiscordChannel]) -> None:
-    """``reply``, ``react``, ``edit_message``, ``download_attachment`` and ``fetch_messages``."""
-    runtime.declare_tools(lambda connection: connection.tools, TOOLS)

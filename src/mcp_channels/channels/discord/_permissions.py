@@ -14,10 +14,10 @@ from typing import Any, Final
 
 import discord
 
+from ...channel import PermissionRequest
 from ...messaging import PERMISSION_BUTTON_RE, ChatBridge, parse_permission_button, permission_prompt_text
-from ...server import PermissionRequest
+from . import LENGTH_UNITS, MESSAGE_LIMIT
 from ._client import DiscordClient
-from ._platform import MESSAGE_LIMIT
 
 #: Label, emoji and style of each button, in the official order.
 BUTTONS: Final = {
@@ -79,7 +79,7 @@ class PermissionPrompts:
         message = interaction.message
         original = message.content if message is not None else ""
         answer = self.bridge.press_permission_button(
-            str(interaction.user.id), custom_id, original, limit=MESSAGE_LIMIT, units="utf16"
+            str(interaction.user.id), custom_id, original, limit=MESSAGE_LIMIT, units=LENGTH_UNITS
         )
         if answer is None or parsed is None:
             return

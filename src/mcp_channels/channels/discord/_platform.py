@@ -6,10 +6,6 @@ from typing import Final
 
 import discord
 
-from ...text import MESSAGE_LIMITS
-
-#: Characters in one Discord message.
-MESSAGE_LIMIT: Final = MESSAGE_LIMITS["discord"]
 #: Discord shows "typing…" for about 10 s after each call.
 TYPING_REFRESH: Final = 8.0
 

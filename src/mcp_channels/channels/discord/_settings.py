@@ -2,44 +2,27 @@
 
 from __future__ import annotations
 
-import os
-from collections.abc import Mapping
-from dataclasses import dataclass
-from pathlib import Path
-from typing import Final
-from urllib.parse import urlsplit
+from typing import ClassVar, Final
 
-from ...server import FatalError
-from ...state import ENV_FILE, credential, state_dir
+from ...settings import BotSettings
+from . import FACTS, TOKEN
 
-NAME: Final = "discord"
-TOKEN_KEY: Final = "DISCORD_BOT_TOKEN"
-#: Discord's REST API without the version; discord.py adds ``/v10``.
-DEFAULT_API_BASE: Final = "https://discord.com/api"
+#: The version of Discord's REST API discord.py speaks (it adds ``/v10`` to the base).
 API_VERSION: Final = 10
 
 
-@dataclass(frozen=True)
-class DiscordSettings:
-    """Read once at start; anything missing or malformed stops the server with a message naming it.
+class DiscordSettings(BotSettings):
+    """``DISCORD_BOT_TOKEN`` (or the state ``.env``), ``DISCORD_API_BASE``, ``DISCORD_STATE_DIR``.
 
-    ``DISCORD_API_BASE`` exists for tests and proxies: it moves the REST API, and the gateway
-    follows because its address comes from ``GET /gateway/bot``.
+    ``DISCORD_API_BASE`` moves the REST API (without the version), and the gateway follows because
+    its address comes from ``GET /gateway/bot``.
     """
 
-    token: str
-    api_base: str
-    state_dir: Path
+    CHANNEL: ClassVar[str] = FACTS.name
+    TOKEN_VARIABLE: ClassVar[str] = TOKEN.variable
+    TOKEN_EXAMPLE: ClassVar[str] = TOKEN.example
+    API_VARIABLE: ClassVar[str] = "DISCORD_API_BASE"
+    DEFAULT_API_BASE: ClassVar[str] = "https://discord.com/api"
 
-    @classmethod
-    def from_environ(cls, environ: Mapping[str, str] | None = None) -> DiscordSettings:
-        env = os.environ if environ is None else environ
-        directory = state_dir(NAME, env)
-        token = (credential(TOKEN_KEY, directory, env) or "").strip()
-        if not token:
-            raise FatalError(f"{TOKEN_KEY} required\n  set in {directory / ENV_FILE}\n  format: {TOKEN_KEY}=MTIz...")
-        api_base = (env.get("DISCORD_API_BASE") or DEFAULT_API_BASE).rstrip("/")
-        parts = urlsplit(api_base)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
-            raise FatalError(f"DISCORD_API_BASE={api_base!r} is not an http(s) URL")
-        return cls(token=token, api_base=api_base, state_dir=directory)
+
+__all__ = ["API_VERSION", "DiscordSettings"]

@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, Any
 import discord
 
 from ...access import AccessStore
-from ...server import ToolError
+from ...errors import ToolError
 
 if TYPE_CHECKING:
     from discord.abc import MessageableChannel

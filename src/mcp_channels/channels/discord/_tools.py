@@ -12,13 +12,13 @@ from typing import Any, Final, ParamSpec
 import discord
 
 from ...access import AccessStore
+from ...errors import ToolError
 from ...messaging import ChatBridge, partial_failure, reply_targets, sent_summary
 from ...outbound import INBOX_DIR, MB, check_files
-from ...server import ToolError
 from ...state import atomic_write
 from ...text import chunk, saved_file_name, text_length
+from . import LENGTH_UNITS, MESSAGE_LIMIT
 from ._inbound import RecentlySent, attachment_name, iso_timestamp, kilobytes
-from ._platform import MESSAGE_LIMIT
 from ._targets import ChannelGate, snowflake
 
 MAX_FILES: Final = 10
@@ -91,7 +91,7 @@ class DiscordTools:
                 raise ToolError("nothing to send: text is empty and there are no files")
             text = ""  # blank text with files: send just the files (Discord refuses blank content)
         access = self.store.load()
-        pieces = chunk(text, access.chunk_limit(MESSAGE_LIMIT), access.chunk_mode, units="utf16")
+        pieces = chunk(text, access.chunk_limit(MESSAGE_LIMIT), access.chunk_mode, units=LENGTH_UNITS)
         targets = reply_targets(access.reply_to_mode, reply_to, len(pieces))
         sent: list[str] = []
         try:
@@ -122,7 +122,7 @@ class DiscordTools:
     @discord_errors
     async def edit_message(self, chat_id: str, message_id: str, text: str) -> str:
         channel = await self.gate.allowed(chat_id)
-        length = text_length(text, "utf16")
+        length = text_length(text, LENGTH_UNITS)
         if length > MESSAGE_LIMIT:
             raise ToolError(f"text is {length} characters; a Discord message holds at most {MESSAGE_LIMIT}")
         target = self.client.get_partial_messageable(channel.id).get_partial_message(snowflake(message_id, "message"))

@@ -6,86 +6,37 @@ the official server, permission prompts appear in the page as cards with Allow /
 ``yes abcde``), the conversation survives a reload and shows in every open tab, the page
 reconnects by itself after a restart, and requests from other web sites are refused.
 
-Settings are described in :mod:`.config`; the page itself is ``page.html`` / ``page.css`` /
-``page.js`` beside this file, served by :mod:`.web`.
+Settings are described in :mod:`._settings`; the page itself is ``page.html`` / ``page.css`` /
+``page.js`` beside this file, served by :mod:`._web`.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Awaitable, Callable, Mapping
+from .. import ChannelFacts, PluginFacts, Port
 
-from ..._schema import object_schema, string, string_list
-from ...server import ChannelServer, FatalError, PermissionRequest
-from ...state import ensure_private_dir
-from .chat import Fakechat
-from .config import NAME, FakechatConfig
-
-__all__ = ["build", "main"]
-
-
-def instructions(url: str) -> str:
-    return (
-        f"The sender reads the fakechat page ({url}), not this session: anything you want them to see "
-        "must go through the reply tool. Their messages arrive as "
-        '<channel source="fakechat" chat_id="web" message_id="..." user="web" ts="..."> '
-        '(source="plugin:fakechat:fakechat" when installed as a plugin). If the tag has '
-        "file_path, they uploaded a file: Read it. reply takes text, optional reply_to (a message_id, to "
-        "quote it) and files (paths; every one is offered as a download). edit_message changes a message you "
-        "sent earlier; edits do not notify, so send a new reply when a long task finishes. Permission prompts "
-        "for your tool use are shown in the page, where the user answers them."
-    )
-
-
-def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
-    """The fakechat channel server, configured from the environment."""
-    config = FakechatConfig.from_environment(environ)
-    channel = ChannelServer(NAME, instructions=instructions(config.url))
-    chat = Fakechat(channel, config)
-
-    @channel.tool(
+PORT = Port("FAKECHAT_PORT", 8787)
+FACTS = ChannelFacts(
+    name="fakechat",
+    title="Fakechat",
+    port=PORT,
+    official_plugin=True,
+    relays_permissions=True,
+    plugin=PluginFacts(
         description=(
-            "Send a message to the fakechat page. Pass reply_to (a message_id) to quote an earlier "
-            "message, and files (absolute paths, 50MB each at most) to attach them as downloads."
+            "Localhost web chat for trying the channel flow: no token, no account, no third-party service. "
+            "Open http://localhost:8787 and talk to your Claude Code session."
         ),
-        input_schema=object_schema(
-            {"text": string()}, {"reply_to": string("message_id to quote"), "files": string_list("absolute file paths")}
+        keywords=("fakechat", "testing", "chat", "channel", "mcp"),
+        category="development",
+        summary=(
+            "A chat page on `http://localhost:8787`: what you type there reaches the Claude Code session,\n"
+            "and Claude answers in the page. No token, no account, nothing leaves this machine."
         ),
-    )
-    async def reply(text: str, reply_to: str | None = None, files: list[str] | None = None) -> str:
-        return await chat.reply(text, reply_to, files)
+        setup=(
+            "Nothing to set up. `FAKECHAT_PORT` moves the page off 8787. Open the page once Claude Code is\n"
+            "running with the channel."
+        ),
+    ),
+)
 
-    @channel.tool(
-        description="Change the text of a message you sent earlier with reply (no notification).",
-        input_schema=object_schema({"message_id": string(), "text": string()}),
-    )
-    async def edit_message(message_id: str, text: str) -> str:
-        return await chat.edit(message_id, text)
-
-    @channel.on_permission_request
-    async def permission(request: PermissionRequest) -> None:
-        await chat.show_permission(request)
-
-    @channel.task
-    async def page() -> None:
-        # Yield first and import aiohttp in a thread: the initialize answer must not wait for it.
-        await asyncio.sleep(0)
-        serve = await asyncio.to_thread(_load_transport)
-        try:
-            for folder in (config.state, config.inbox, config.outbox):
-                ensure_private_dir(folder)
-        except OSError as exc:
-            raise FatalError(f"cannot use the state directory {config.state}: {exc.strerror or exc}") from None
-        await serve(chat)
-
-    return channel
-
-
-def _load_transport() -> Callable[[Fakechat], Awaitable[None]]:
-    from .web import serve
-
-    return serve
-
-
-def main() -> None:
-    build().run()
+__all__ = ["FACTS", "PORT"]

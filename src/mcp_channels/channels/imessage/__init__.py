@@ -23,6 +23,51 @@ Configuration (environment):
 
 from __future__ import annotations
 
-from ._channel import NAME, IMessageConfig, build, main
+from .. import AccessFacts, ChannelFacts, PluginFacts
 
-__all__ = ["NAME", "IMessageConfig", "build", "main"]
+#: The longest text sent as one message, in characters (the cap of ``textChunkLimit``).
+MESSAGE_LIMIT = 10_000
+ACCESS = AccessFacts(
+    default_dm_policy="allowlist",
+    settable=("textChunkLimit", "chunkMode", "mentionPatterns"),
+    id_hint="<handle>",
+    strangers="anyone who texts this Mac",
+    owner_chat=True,
+)
+FACTS = ChannelFacts(
+    name="imessage",
+    title="iMessage",
+    message_limit=MESSAGE_LIMIT,
+    access=ACCESS,
+    official_plugin=True,
+    relays_permissions=True,
+    doctor_checks=("check_chat_db",),
+    plugin=PluginFacts(
+        description=(
+            "iMessage bridge for macOS: reads chat.db directly, sends through Messages.app; your self-chat "
+            "and allowlisted handles only. Manage access via /imessage:access."
+        ),
+        keywords=("imessage", "messaging", "macos", "channel", "mcp"),
+        category="productivity",
+        summary=(
+            "Your Mac's Messages as a channel: texts from your self-chat and from allowlisted handles reach\n"
+            "the Claude Code session, and Claude answers through Messages.app. macOS only, no network service."
+        ),
+        setup=(
+            "1. Give the app that runs Claude Code (your terminal) Full Disk Access: System Settings →\n"
+            "   Privacy & Security → Full Disk Access. `/imessage:configure` checks it.\n"
+            "2. Text yourself: the self-chat always works. Add other people by handle with\n"
+            "   `/imessage:access allow <handle>`. The first reply asks permission to control Messages."
+        ),
+        skills={"configure": "configure-imessage.md", "access": "access.md"},
+        values={
+            "id_note": (
+                "iMessage ids are handles: a phone number in international form (`+15551234567`) or an Apple ID\n"
+                "email. A chat id (a GUID like `iMessage;-;+15551234567`) is not a handle. Do not check id formats\n"
+                "yourself: the command decides."
+            ),
+        },
+    ),
+)
+
+__all__ = ["ACCESS", "FACTS", "MESSAGE_LIMIT"]

@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import sqlite3
 from collections.abc import Callable, Mapping
 from concurrent.futures import ThreadPoolExecutor
@@ -21,30 +20,28 @@ from typing import Any, Final, TypeVar
 
 from ..._schema import integer, object_schema, string
 from ...access import Access, AccessStore, InboundMessage
+from ...channel import Channel, PermissionRequest
+from ...errors import ToolError
 from ...messaging import ChatBridge, Incoming, reply_schema
 from ...outbound import MB, assert_chat_allowed, check_files
-from ...server import ChannelServer, FatalError, PermissionRequest, ToolError
-from ...state import float_setting, state_dir
-from ...text import MESSAGE_LIMITS, chunk
-from . import _history
+from ...settings import environ_or_os
+from ...text import chunk
+from . import ACCESS, FACTS, MESSAGE_LIMIT, _history
 from ._chatdb import (
     POLL_BATCH,
     STYLE_GROUP,
     ChatDb,
-    ChatDbError,
     MessageRow,
-    default_path,
     iso_timestamp,
     normalise_address,
 )
 from ._echo import ATTACHMENT_KEY, EchoFilter
 from ._osascript import Osascript, SendError
+from ._settings import IMessageSettings
 
-NAME: Final = "imessage"
-TEXT_CHUNK_CAP: Final = MESSAGE_LIMITS[NAME]
+NAME: Final = FACTS.name
 MAX_ATTACHMENT_BYTES: Final = 100 * MB
 SIGNATURE: Final = "\nSent by Claude"
-DEFAULT_POLL_INTERVAL: Final = 1.0
 HISTORY_DEFAULT: Final = 100
 HISTORY_MAX: Final = 500
 #: The owner's addresses kept at most (the official boot query reads 50).
@@ -71,19 +68,6 @@ INSTRUCTIONS: Final = (
 )
 
 T = TypeVar("T")
-
-
-class IMessageConfig:
-    """Settings read once at start; a bad value stops the server with a message naming it."""
-
-    def __init__(self, environ: Mapping[str, str] | None = None) -> None:
-        env = os.environ if environ is None else environ
-        raw_path = env.get("IMESSAGE_DB_PATH")
-        self.db_path = Path(raw_path).expanduser() if raw_path else default_path()
-        self.allow_sms = env.get("IMESSAGE_ALLOW_SMS", "").strip().lower() in ("1", "true", "yes")
-        self.append_signature = env.get("IMESSAGE_APPEND_SIGNATURE", "").strip().lower() not in ("0", "false", "no")
-        self.poll_interval = float_setting(env, "IMESSAGE_POLL_INTERVAL", DEFAULT_POLL_INTERVAL, 0.01, 60.0)
-        self.state_dir = state_dir(NAME, env)
 
 
 def permission_text(request: PermissionRequest) -> str:
@@ -130,8 +114,8 @@ class IMessageChannel:
     stalls the event loop (the official server runs them, and its sends, on its only thread).
     """
 
-    def __init__(self, channel: ChannelServer, config: IMessageConfig, db: ChatDb, store: AccessStore) -> None:
-        self.config = config
+    def __init__(self, channel: Channel, settings: IMessageSettings, db: ChatDb, store: AccessStore) -> None:
+        self.settings = settings
         self.db = db
         self.store = store
         self.log = channel.log
@@ -154,7 +138,7 @@ class IMessageChannel:
         self.log.info("watching chat.db (watermark=%d)", self.watermark)
         while True:
             await self.poll()
-            await asyncio.sleep(self.config.poll_interval)
+            await asyncio.sleep(self.settings.poll_interval)
 
     async def poll(self) -> None:
         """Handle every row added since the last poll; a failed query is logged and retried next time."""
@@ -163,7 +147,7 @@ class IMessageChannel:
                 rows = await self.query(self.db.messages_after, self.watermark)
             except sqlite3.Error as exc:
                 if not self._poll_failing:
-                    self.log.warning("poll query failed: %s (retrying every %g s)", exc, self.config.poll_interval)
+                    self.log.warning("poll query failed: %s (retrying every %g s)", exc, self.settings.poll_interval)
                 self._poll_failing = True
                 return
             if self._poll_failing:
@@ -184,7 +168,7 @@ class IMessageChannel:
             self._learn_self_address(row.account)
         if row.chat_guid is None:
             return
-        if not self.config.allow_sms and row.service != "iMessage":
+        if not self.settings.allow_sms and row.service != "iMessage":
             return  # SMS sender ids can be forged: a fake SMS "from the owner" would get owner trust
         if row.chat_style is None:
             self.log.warning("undefined chat.style (chat: %s) — dropping", row.chat_guid)
@@ -252,10 +236,10 @@ class IMessageChannel:
             access, chat_id, channel=NAME, extra_allowed=await self.allowed_chats(access), senders_are_chats=False
         )
         names = files or []
-        paths = check_files(names, state_dir=self.config.state_dir, max_bytes=MAX_ATTACHMENT_BYTES, allow_inbox=False)
+        paths = check_files(names, state_dir=self.settings.state_dir, max_bytes=MAX_ATTACHMENT_BYTES, allow_inbox=False)
         if text.strip():
-            pieces = chunk(text, access.chunk_limit(TEXT_CHUNK_CAP), access.chunk_mode)
-            if self.config.append_signature:
+            pieces = chunk(text, access.chunk_limit(MESSAGE_LIMIT), access.chunk_mode)
+            if self.settings.append_signature:
                 pieces[-1] += SIGNATURE
         elif paths:
             pieces = []  # files only: no message holding nothing but the signature
@@ -322,17 +306,14 @@ def _expand_home(path: str) -> str:
     return str(Path.home() / path[2:]) if path.startswith("~/") else path
 
 
-def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
+def build(environ: Mapping[str, str] | None = None) -> Channel:
     """The iMessage channel server; stops with a Full Disk Access hint when chat.db cannot be read."""
-    env = os.environ if environ is None else environ
-    config = IMessageConfig(env)
-    try:
-        db = ChatDb(config.db_path)
-    except ChatDbError as exc:
-        raise FatalError(str(exc)) from None
-    channel = ChannelServer(NAME, instructions=INSTRUCTIONS)
-    store = AccessStore(NAME, config.state_dir, default_dm_policy="allowlist", environ=env)
-    imessage = IMessageChannel(channel, config, db, store)
+    env = environ_or_os(environ)
+    settings = IMessageSettings.from_environ(env)
+    db = ChatDb(settings.db_path)  # ChatDbError, a ConfigurationError, says what to do
+    channel = Channel(NAME, instructions=INSTRUCTIONS)
+    store = AccessStore(NAME, settings.state_dir, default_dm_policy=ACCESS.default_dm_policy, environ=env)
+    imessage = IMessageChannel(channel, settings, db, store)
 
     @channel.tool(
         description=(
@@ -360,14 +341,13 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
         return await imessage.chat_messages(chat_guid, limit)
 
     channel.on_permission_request(imessage.relay_permission)
-    channel.task(imessage.poll_forever)
+    channel.task(imessage.poll_forever, inbound=True)
 
-    @channel.task
+    @channel.task(inbound=True)
     async def greet_approved() -> None:
         await imessage.bridge.watch_approvals(lambda _sender, chat_guid: chat_guid or None)
 
     return channel
 
 
-def main() -> None:
-    build().run()
+__all__ = ["INSTRUCTIONS", "IMessageSettings", "build", "permission_text"]

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final
 
+from ...errors import ConfigurationError
 from ._typedstream import decode_attributed_body
 
 DEFAULT_PATH: Final = "~/Library/Messages/chat.db"
@@ -45,7 +46,7 @@ OPTIONAL_COLUMNS: Final = frozenset(
 )
 
 
-class ChatDbError(Exception):
+class ChatDbError(ConfigurationError):
     """``chat.db`` cannot be opened or is not a Messages database; the message says what to do."""
 
 

@@ -13,6 +13,8 @@ from __future__ import annotations
 import asyncio
 from typing import Final
 
+from ...errors import PlatformError
+
 SEND_TEXT_SCRIPT: Final = (
     'on run argv\n  tell application "Messages" to send (item 1 of argv) to chat id (item 2 of argv)\nend run\n'
 )
@@ -23,7 +25,7 @@ SEND_FILE_SCRIPT: Final = (
 )
 
 
-class SendError(Exception):
+class SendError(PlatformError):
     """Messages did not take the message; the text is osascript's own error, or its exit status."""
 
 

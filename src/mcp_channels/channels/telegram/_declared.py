@@ -8,18 +8,11 @@ the channel's :class:`~mcp_channels.messaging.DeferredRuntime`.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Final
+from typing import Final
 
 from ..._schema import object_schema, string
-from ...messaging import REACT_SCHEMA, REPLY_TO_HINT, DeferredRuntime, ToolDeclaration, edit_schema, reply_schema
-from ...text import MESSAGE_LIMITS
+from ...messaging import REACT_SCHEMA, REPLY_TO_HINT, ToolDeclaration, edit_schema, reply_schema
 
-if TYPE_CHECKING:
-    from ._runtime import TelegramRuntime
-
-DEFAULT_API_BASE: Final = "https://api.telegram.org"
-#: Telegram's limit on one message's text, in UTF-16 units after the markup is removed.
-MESSAGE_LIMIT: Final = MESSAGE_LIMITS["telegram"]
 REACTION_EXAMPLES: Final = "👍 👎 ❤ 🔥 👀 🎉 🙏 👌 😁 🤔 🤯 😢 💯 🏆 🤝 ✍ 👏 😎"
 
 FORMATS: Final = ("text", "markdown", "markdownv2")
@@ -68,8 +61,3 @@ TOOLS: Final[tuple[ToolDeclaration, ...]] = (
         object_schema({"file_id": string("The attachment_file_id from inbound meta")}),
     ),
 )
-
-
-def declare_tools(runtime: DeferredRuntime[TelegramRuntime]) -> None:
-    """``reply``, ``react``, ``edit_message`` and ``download_attachment``, answered once the bot is up."""
-    runtime.declare_tools(lambda telegram: telegram.tools, TOOLS)

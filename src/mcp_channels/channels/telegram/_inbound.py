@@ -18,8 +18,8 @@ from telegram.constants import ChatType, MessageEntityType
 
 from ...access import AccessStore, InboundMessage, epoch_ms
 from ...messaging import ChatBridge, Incoming, parse_permission_button
+from . import LENGTH_UNITS, MESSAGE_LIMIT
 from ._bot import permission_keyboard, redact
-from ._declared import MESSAGE_LIMIT
 from ._media import Described, Downloads, describe
 
 START_TEXT: Final = (
@@ -195,7 +195,7 @@ class Inbound:
             query.data or "",
             (prompt.text or "") if prompt else "",
             limit=MESSAGE_LIMIT,
-            units="utf16",
+            units=LENGTH_UNITS,
         )
         try:
             await query.answer(answer.toast if answer else None)

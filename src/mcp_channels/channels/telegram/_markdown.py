@@ -23,6 +23,7 @@ from typing import Final
 from urllib.parse import urlsplit
 
 from ...text import chunk
+from . import LENGTH_UNITS
 
 _SPECIAL: Final = re.compile(r"([_*\[\]()~`>#+\-=|{}.!\\])")
 _MARKDOWN_ESCAPABLE: Final = frozenset("!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~")
@@ -261,7 +262,7 @@ def markdown_chunks(text: str, limit: int, mode: str = "length") -> list[tuple[s
     """
     out: list[tuple[str, str]] = []
     carried: str | None = None
-    for piece in chunk(text, limit, mode, units="utf16"):
+    for piece in chunk(text, limit, mode, units=LENGTH_UNITS):
         source = f"{carried}\n{piece}" if carried is not None else piece
         carried = _open_fence(source)
         out.append((piece, to_markdown_v2(source)))

@@ -18,7 +18,7 @@ import aiohttp
 from telegram import Bot, Message
 from telegram.error import BadRequest
 
-from ...server import ToolError
+from ...errors import ToolError
 from ...state import atomic_write, ensure_private_dir
 from ...text import safe_name, saved_file_name
 from ._bot import flood_safe

@@ -30,7 +30,7 @@ from telegram import Bot, BotCommand, BotCommandScopeAllPrivateChats, Update
 from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.warnings import PTBUserWarning
 
-from ...server import HostDisconnected
+from ...errors import HostDisconnected
 from ._bot import redact, retry_after_seconds
 from ._inbound import COMMANDS, Inbound
 from ._poller_lock import PollerLock

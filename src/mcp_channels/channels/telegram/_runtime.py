@@ -5,9 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 from ...access import AccessStore
+from ...channel import Channel, PermissionRequest
 from ...messaging import ChatBridge, TypingIndicator, permission_prompt_text
 from ...outbound import INBOX_DIR
-from ...server import ChannelServer, PermissionRequest
 from ._bot import TYPING_REFRESH, TelegramPlatform, flood_safe, make_bot, permission_keyboard
 from ._inbound import Inbound
 from ._media import Downloads
@@ -19,7 +19,7 @@ from ._tools import TelegramTools
 class TelegramRuntime:
     """One bot serving one Claude Code session: the poller, the shared inbound path, the tools."""
 
-    def __init__(self, channel: ChannelServer, store: AccessStore, token: str, api_base: str, directory: Path) -> None:
+    def __init__(self, channel: Channel, store: AccessStore, token: str, api_base: str, directory: Path) -> None:
         self.channel = channel
         self.store = store
         self.bot = make_bot(token, api_base)

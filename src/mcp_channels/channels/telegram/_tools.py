@@ -22,12 +22,14 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest, TelegramError
 
 from ...access import Access, AccessStore
+from ...channel import Channel
+from ...errors import ToolError
 from ...messaging import ChatBridge, partial_failure, reply_targets, sent_summary
 from ...outbound import assert_chat_allowed, check_files
-from ...server import ChannelServer, ToolError
 from ...text import chunk
+from . import LENGTH_UNITS, MESSAGE_LIMIT
 from ._bot import flood_safe, reaction, redact
-from ._declared import MESSAGE_LIMIT, REACTION_EXAMPLES
+from ._declared import REACTION_EXAMPLES
 from ._markdown import markdown_chunks, to_markdown_v2
 from ._media import MAX_UPLOAD, Downloads, is_photo
 
@@ -62,7 +64,7 @@ def outgoing_texts(text: str, fmt: str, limit: int, mode: str) -> list[OutgoingT
     if fmt == "markdown":
         return [OutgoingText(v2, ParseMode.MARKDOWN_V2, piece) for piece, v2 in markdown_chunks(text, limit, mode)]
     parse_mode = ParseMode.MARKDOWN_V2 if fmt == "markdownv2" else None
-    return [OutgoingText(piece, parse_mode) for piece in chunk(text, limit, mode, units="utf16")]
+    return [OutgoingText(piece, parse_mode) for piece in chunk(text, limit, mode, units=LENGTH_UNITS)]
 
 
 def is_parse_error(error: BadRequest) -> bool:
@@ -81,7 +83,7 @@ class TelegramTools:
     """The tools, bound to one bot and access store (declared in :mod:`._declared`)."""
 
     def __init__(
-        self, channel: ChannelServer, bot: Bot, store: AccessStore, bridge: ChatBridge, downloads: Downloads
+        self, channel: Channel, bot: Bot, store: AccessStore, bridge: ChatBridge, downloads: Downloads
     ) -> None:
         self.channel = channel
         self.bot = bot

@@ -15,18 +15,8 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from ._base import (
-    Backlog,
-    ChannelStats,
-    Event,
-    EventStore,
-    InvalidInput,
-    Pruned,
-    Retention,
-    StoredEvent,
-    StoreError,
-    StoreUnavailable,
-)
+from ...errors import InvalidInput, StoreError, StoreUnavailable
+from ._base import Backlog, ChannelStats, Event, EventStore, Pruned, Retention, StoredEvent
 from ._memory import MemoryStore
 from ._nats import NatsStore
 from ._sqlite import SqliteStore

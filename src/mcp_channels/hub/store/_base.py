@@ -2,7 +2,7 @@
 
 The public methods of :class:`EventStore` validate their arguments and check the lifecycle here,
 once, then call the backend's ``_``-prefixed hooks; a backend only stores. Every promise a backend
-must keep is written in the docstring of the public method, and ``tests/hub/test_store_contract.py``
+must keep is written in the docstring of the public method, and ``tests/unit/hub/store/test_store_contract.py``
 checks each one against every backend.
 """
 
@@ -18,6 +18,8 @@ from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Self, TypeVar
 
+from ...errors import InvalidInput, StoreError
+
 #: Channel names become JetStream stream names and subject tokens, so they are kept to these.
 CHANNEL_RE: Final = re.compile(r"^[A-Za-z0-9_-]{1,64}$")
 #: Limits of the free-form strings, in UTF-8 bytes (they end up in subjects, headers and keys).
@@ -32,22 +34,6 @@ T = TypeVar("T")
 #: ``read`` returns at most this many events per call.
 MAX_READ_LIMIT: Final = 10_000
 DEFAULT_READ_LIMIT: Final = 1_000
-
-
-class StoreError(Exception):
-    """Anything the event store cannot do. The hub catches this one class."""
-
-
-class StoreUnavailable(StoreError):
-    """The backend cannot be reached now (server down, database locked); retrying later may work.
-
-    The hub answers a platform that offers an event with "try again" (HTTP 503 to a webhook sender,
-    no Telegram offset acknowledgement) instead of dropping the event.
-    """
-
-
-class InvalidInput(StoreError, ValueError):
-    """An argument breaks a documented limit (channel name, sizes, printable text); nothing was stored."""
 
 
 @dataclass(frozen=True)

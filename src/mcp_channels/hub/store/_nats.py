@@ -47,18 +47,8 @@ import ssl
 from collections.abc import Awaitable, Callable, Coroutine
 from typing import TYPE_CHECKING, Any, Concatenate, Final, ParamSpec, TypeVar
 
-from ._base import (
-    Backlog,
-    Event,
-    EventStore,
-    InvalidInput,
-    Pruned,
-    Retention,
-    StoredEvent,
-    StoreError,
-    StoreUnavailable,
-    ack_past_newest,
-)
+from ...errors import InvalidInput, StoreError, StoreUnavailable
+from ._base import Backlog, Event, EventStore, Pruned, Retention, StoredEvent, ack_past_newest
 
 if TYPE_CHECKING:
     from nats.aio.client import Client

@@ -29,19 +29,9 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Final, TypeVar
 
+from ...errors import InvalidInput, StoreError, StoreUnavailable
 from ...state import ensure_private_dir
-from ._base import (
-    Backlog,
-    Event,
-    EventStore,
-    InvalidInput,
-    Pruned,
-    Retention,
-    StoredEvent,
-    StoreError,
-    StoreUnavailable,
-    ack_past_newest,
-)
+from ._base import Backlog, Event, EventStore, Pruned, Retention, StoredEvent, ack_past_newest
 
 FILENAME: Final = "events.db"
 SCHEMA_VERSION: Final = 1

@@ -1,0 +1,75 @@
+"""The Discord channel wired together: discord.py client, shared inbound path, tools, permission relay.
+
+Made by the channel's :class:`~mcp_channels.messaging.DeferredRuntime` once discord.py is imported,
+after the server has answered ``initialize``; ``build()`` registers :meth:`DiscordRuntime.connect`,
+:meth:`~DiscordRuntime.deliver` and :meth:`~DiscordRuntime.greet_approved` as its adapter tasks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+import discord
+
+from ...access import AccessStore
+from ...channel import Channel
+from ...messaging import ChatBridge, TypingIndicator
+from ._client import DiscordClient, use_api
+from ._inbound import InboundReader, RecentlySent
+from ._permissions import PermissionButton, PermissionPrompts
+from ._platform import TYPING_REFRESH, DiscordPlatform
+from ._settings import DiscordSettings
+from ._targets import ChannelGate
+from ._tools import DiscordTools
+
+
+class DiscordRuntime:
+    """One bot connection serving one Claude Code session.
+
+    Messages are handled one at a time, in gateway order, by :meth:`deliver`: discord.py runs
+    each ``on_message`` as its own task, so a message needing a lookup (an unseen thread, a
+    reply) could otherwise overtake the next one.
+    """
+
+    def __init__(self, channel: Channel, settings: DiscordSettings, store: AccessStore) -> None:
+        use_api(settings)
+        self.channel = channel
+        self.settings = settings
+        self.store = store
+        self.incoming: asyncio.Queue[discord.Message] = asyncio.Queue()
+        self.logged_in = asyncio.Event()
+        self.client = DiscordClient(self.incoming.put_nowait, channel.log)
+        platform = DiscordPlatform(self.client)
+        typing = TypingIndicator(platform.send_typing, every=TYPING_REFRESH)
+        self.bridge = ChatBridge(channel, store, platform, typing=typing)
+        sent = RecentlySent()
+        dm_users: dict[str, str] = {}
+        self.reader = InboundReader(self.client, sent, dm_users, channel.log)
+        gate = ChannelGate(self.client, store, dm_users)
+        self.prompts = PermissionPrompts(self.client, self.bridge)
+        self.client.permission_button_handler = self.prompts.press
+        self.client.add_dynamic_items(PermissionButton)
+        self.tools = DiscordTools(self.client, store, gate, self.bridge, sent, settings.state_dir)
+
+    async def connect(self) -> None:
+        await self.client.run_gateway(self.settings.token, self._logged_in)
+
+    async def _logged_in(self) -> None:
+        self.logged_in.set()
+
+    async def deliver(self) -> None:
+        while True:
+            message = await self.incoming.get()
+            try:
+                await self.bridge.receive(await self.reader.read(message))
+            except Exception:
+                self.channel.log.exception("inbound message %s could not be handled", message.id)
+
+    async def greet_approved(self) -> None:
+        """Send "Paired! Say hi to Claude." to the DM channel the command line recorded for each approval.
+
+        Starts once logged in, so an approval recorded while the server was down is not lost to
+        a send that could not work yet.
+        """
+        await self.logged_in.wait()
+        await self.bridge.watch_approvals(chat_for=lambda _sender, dm_channel: dm_channel or None)

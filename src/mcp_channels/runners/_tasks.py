@@ -1,0 +1,32 @@
+"""Starting a channel's tasks, the same way in every runner: each one supervised, a crash reported.
+
+Which tasks start is decided here too: with ``inbound=False`` the tasks that hold the platform's
+inbound side (:class:`~mcp_channels.channel.Task`) stay unstarted, as a session that does not
+deliver the channel's events needs.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+
+from ..channel import Channel, Task
+
+#: Called, inside the ``except`` block, when a task raises anything but cancellation.
+Crashed = Callable[[Task, BaseException], None]
+
+
+def start_tasks(channel: Channel, on_crash: Crashed, *, inbound: bool = True) -> list[asyncio.Task[None]]:
+    """Start the channel's tasks on the running loop, each named after its function."""
+    loop = asyncio.get_running_loop()
+    started = [task for task in channel.tasks if inbound or not task.inbound]
+    return [loop.create_task(_supervised(task, on_crash), name=task.name) for task in started]
+
+
+async def _supervised(task: Task, on_crash: Crashed) -> None:
+    try:
+        await task.function()
+    except asyncio.CancelledError:
+        raise
+    except BaseException as exc:
+        on_crash(task, exc)
