@@ -151,3 +151,24 @@ def _shims_of(session: HubSession) -> list[int]:
     assert session.host.proc is not None
     children = Path(f"/proc/{session.host.proc.pid}/task/{session.host.proc.pid}/children").read_text().split()
     return [int(pid) for pid in children]
+
+
+async def test_a_webhook_202_means_stored_even_if_the_hub_is_killed_at_once(
+    hub: HubDir, opened: list[HubSession], tmp_path: Path
+) -> None:
+    """No session open: each POST is answered 202 only once committed; kill -9 right after the last
+    one, and the next session (which starts a new hub, which starts the webhook again) gets them all."""
+    port = free_port()
+    env = {"WEBHOOK_PORT": str(port), "WEBHOOK_STATE_DIR": str(tmp_path / "webhook")}
+    first = await open_session(opened, hub, tmp_path, "webhook", "first", **env)
+    await first.stop()
+    opened.remove(first)
+    bodies = [f"build {n}".encode() for n in range(50)]
+    for body in bodies:
+        assert await post(port, "/ci", body) == 202
+    hub.kill()
+    await wait_until(lambda: hub.pid() is None)
+    second = await open_session(opened, hub, tmp_path, "webhook", "second", **env)
+    for body in bodies:
+        await second.event(body.decode())
+    assert second.contents() == [body.decode() for body in bodies]
