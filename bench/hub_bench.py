@@ -99,6 +99,9 @@ class PrivateHub:
     def rss_kb(self) -> int:
         return chanbench._status_kb(self.pid(), "VmRSS")
 
+    def pss_kb(self) -> int:
+        return int(chanbench._pss_kb(self.pid()) or 0)
+
     async def metric(self, name: str, channel: str) -> float:
         _, body = await http_get(self.paths, "/metrics")
         match = re.search(rf'^{name}{{channel="{channel}"}} (\S+)$', body.decode(), re.MULTILINE)
@@ -149,7 +152,7 @@ def webhook_part(size: dict[str, int], out: Path, root: Path) -> dict[str, Any]:
     finally:
         hub.stop()
     keys = (
-        "cold_init_ms", "idle_rss_kb", "webhook_lat_p50_ms", "webhook_lat_p99_ms",
+        "cold_init_ms", "idle_rss_kb", "idle_pss_kb", "webhook_lat_p50_ms", "webhook_lat_p99_ms",
         "webhook_tput_delivered_per_s", "webhook_tput_lost", "webhook_tput_duplicates",
     )  # fmt: skip
     medians = {
@@ -196,8 +199,10 @@ class Spawned:
             while not any(needle.encode() in self.stderr for needle in needles):
                 await asyncio.sleep(0.05)  # a child's stderr: nothing else to await
 
-    def rss_kb(self) -> int:
-        return int(chanbench.tree_mem(self.process.pid)["rss_kb"])
+    def memory_kb(self) -> tuple[int, int]:
+        """RSS and PSS (shared pages divided among the processes sharing them) of its process tree."""
+        memory = chanbench.tree_mem(self.process.pid)
+        return int(memory["rss_kb"]), int(memory["pss_kb"] or 0)
 
     async def stop(self) -> None:
         with contextlib.suppress(ProcessLookupError):
@@ -229,7 +234,9 @@ async def memory_part(counts: tuple[int, ...], root: Path) -> dict[str, dict[int
     base = {**os.environ, "TELEGRAM_BOT_TOKEN": fake.token, "TELEGRAM_API_BASE": fake.base}
     base["TELEGRAM_STATE_DIR"] = str(state)
     serve = [PYTHON, "-m", "mcp_channels", "serve", "telegram"]
-    curve: dict[str, dict[int, float]] = {"standalone": {}, "hub": {}, "hub_process": {}, "shim_each": {}}
+    curve: dict[str, dict[int, float]] = {
+        name: {} for name in ("standalone", "hub", "hub_process", "shim_each", "standalone_pss", "hub_pss")
+    }
     try:
         for count in counts:
             log(f"memory: {count} standalone telegram server(s)")
@@ -238,7 +245,9 @@ async def memory_part(counts: tuple[int, ...], root: Path) -> dict[str, dict[int
                 for server in servers:
                     await server.wait_stderr("polling as @", "another session")
                 await asyncio.sleep(2.0)  # settle: what an idle session keeps
-                curve["standalone"][count] = sum(s.rss_kb() for s in servers) / 1024
+                memory = [server.memory_kb() for server in servers]
+                curve["standalone"][count] = sum(rss for rss, _ in memory) / 1024
+                curve["standalone_pss"][count] = sum(pss for _, pss in memory) / 1024
             log(f"memory: the hub and {count} shim(s)")
             hub = PrivateHub(root / f"mem-{count}")
             hub.start()
@@ -248,11 +257,12 @@ async def memory_part(counts: tuple[int, ...], root: Path) -> dict[str, dict[int
                     for shim in shims:
                         await shim.wait_stderr("attached to the hub")
                     await asyncio.sleep(2.0)
-                    shim_kb = [shim.rss_kb() for shim in shims]
+                    memory = [shim.memory_kb() for shim in shims]
                     hub_kb = hub.rss_kb()
-                    curve["hub"][count] = (hub_kb + sum(shim_kb)) / 1024
+                    curve["hub"][count] = (hub_kb + sum(rss for rss, _ in memory)) / 1024
+                    curve["hub_pss"][count] = (hub.pss_kb() + sum(pss for _, pss in memory)) / 1024
                     curve["hub_process"][count] = hub_kb / 1024
-                    curve["shim_each"][count] = statistics.median(shim_kb) / 1024
+                    curve["shim_each"][count] = statistics.median(rss for rss, _ in memory) / 1024
                     status = await ask(hub.paths, "hub/status")
                     assert len(status["attachments"]) == count, status["attachments"]
             finally:
@@ -314,19 +324,21 @@ def report(webhook: dict[str, Any], memory: dict[str, dict[int, float]], store: 
         "|---|---:|---:|---|",
         f"| spawn → `initialize` answered | {alone['cold_init_ms']:.1f} ms | {ours['cold_init_ms']:.1f} ms | hub ≤ standalone |",
         f"| idle RSS of what Claude Code spawns | {alone['idle_rss_kb'] / 1024:.1f} MiB | {ours['idle_rss_kb'] / 1024:.1f} MiB (+ hub {webhook['hub_rss_kb_after'] / 1024:.1f} MiB, shared) | shim ≤ 20 MiB |",
+        f"| idle PSS of the same | {alone['idle_pss_kb'] / 1024:.1f} MiB | {ours['idle_pss_kb'] / 1024:.1f} MiB | |",
         f"| POST → notification p50 / p99 | {alone['webhook_lat_p50_ms']:.3f} / {alone['webhook_lat_p99_ms']:.3f} ms | {ours['webhook_lat_p50_ms']:.3f} / {ours['webhook_lat_p99_ms']:.3f} ms | added p50 ≤ 0.5 ms (here {added:+.3f} ms) |",
         f"| delivered/s, 32 senders | {alone['webhook_tput_delivered_per_s']:,.0f} | {ours['webhook_tput_delivered_per_s']:,.0f} | |",
         f"| lost / duplicated | {alone['webhook_tput_lost']:g} / {alone['webhook_tput_duplicates']:g} | {ours['webhook_tput_lost']:g} / {ours['webhook_tput_duplicates']:g} | 0 / 0 |",
         "",
         "### memory: N sessions on one Telegram bot (RSS, MiB)",
         "",
-        "| sessions | N standalone servers | hub + N shims | of which the hub | one shim |",
-        "|---:|---:|---:|---:|---:|",
+        "| sessions | N standalone servers | hub + N shims | of which the hub | one shim | PSS: standalone / hub + shims |",
+        "|---:|---:|---:|---:|---:|---:|",
     ]  # fmt: skip
     for count in sorted(memory["standalone"]):
         lines.append(
             f"| {count} | {memory['standalone'][count]:.1f} | {memory['hub'][count]:.1f} | "
-            f"{memory['hub_process'][count]:.1f} | {memory['shim_each'][count]:.1f} |"
+            f"{memory['hub_process'][count]:.1f} | {memory['shim_each'][count]:.1f} | "
+            f"{memory['standalone_pss'][count]:.1f} / {memory['hub_pss'][count]:.1f} |"
         )
     lines += [
         "",

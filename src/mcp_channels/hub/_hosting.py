@@ -9,7 +9,8 @@ channel API in one place.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import dataclasses
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from ..channel import Channel, PermissionRequest
@@ -56,12 +57,13 @@ async def call_tool(channel: Channel, name: str, arguments: Any) -> dict[str, An
     return await channel.call_tool(name, arguments)
 
 
-async def relay_permission(channel: Channel, params: Mapping[str, Any]) -> bool:
-    """Hand a permission request to the channel's handler; ``False`` when it is malformed."""
+async def relay_permission(channel: Channel, params: Mapping[str, Any], chats: Sequence[str]) -> bool:
+    """Hand a permission request to the channel's handler, to be shown in ``chats`` too; ``False``
+    when it is malformed."""
     request = PermissionRequest.from_params(dict(params))
     if request is None:
         return False
-    await channel.relay_permission(request)
+    await channel.relay_permission(dataclasses.replace(request, chats=tuple(chats)))
     return True
 
 

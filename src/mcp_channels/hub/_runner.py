@@ -323,7 +323,8 @@ class HubRunner:
         hosted = self.hosted.get(channel)
         if hosted is None or hosted.channel is None or hosted.state != "running":
             return
-        if not await _hosting.relay_permission(hosted.channel, params):
+        chats = list(dict.fromkeys(chat_of(conversation) for conversation in conversations))
+        if not await _hosting.relay_permission(hosted.channel, params, chats):
             log.warning("%s: a malformed permission request was not relayed", channel)
 
     async def say(self, channel: str, conversation: str, text: str) -> bool:

@@ -239,3 +239,29 @@ async def test_conflicting_settings_are_refused_clearly(fake: FakeTelegram, sess
 
 async def _status(hub: HubDir) -> tuple[int, str, str]:
     return await cli(hub.env, "hub", "status")
+
+
+async def test_permission_prompts_also_go_to_the_groups_bound_to_the_asking_session(
+    fake: FakeTelegram, sessions: Sessions, state: Path
+) -> None:
+    ours, theirs = -1001, -1002
+    for group in (ours, theirs):
+        fake.group(group)
+    write_access(
+        state,
+        dmPolicy="allowlist",
+        allowFrom=[str(p) for p in PEOPLE],
+        groups={str(g): {"requireMention": False, "allowFrom": []} for g in (ours, theirs)},
+    )
+    other = await sessions.open("other")
+    asking = await sessions.open("asking")
+    await asking.ok("reply", chat_id=str(ours), text="this group is mine")
+    await other.ok("reply", chat_id=str(theirs), text="this one is mine")
+    await asking.host.command('/permission Bash "list the files" {"command": "ls"}')
+    request = await asking.host.wait_type("permission_request")
+    in_group = await fake.wait_sent(lambda m: m["chat"]["id"] == ours and "reply_markup" in m)
+    await fake.wait_sent(lambda m: m["chat"]["id"] == ALICE and "reply_markup" in m)  # and the DMs, as before
+    fake.press(fake.users[BOB], in_group, f"perm:deny:{request['request_id']}")
+    resolved = await asking.host.wait_type("permission_resolved")
+    assert resolved["behavior"] == "deny"
+    assert not [m for m in fake.sent_to(theirs) if "reply_markup" in m]
