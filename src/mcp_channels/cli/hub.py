@@ -56,13 +56,24 @@ def hub_command(argv: Sequence[str]) -> int:
 
 
 def _hub_options_parser(prog: str, description: str) -> argparse.ArgumentParser:
+    from ..hub.store import Retention
+
+    default = Retention()
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument(
         "--store", help="event store: a directory, sqlite:///dir or nats://host:4222 (default: <hub dir>/store)"
     )
-    parser.add_argument("--retention-days", type=float, default=7.0, help="drop events older than this (default 7)")
     parser.add_argument(
-        "--retention-events", type=int, default=10_000, help="keep at most this many events per channel (default 10000)"
+        "--retention-days",
+        type=float,
+        default=default.max_age / 86400,
+        help=f"drop events older than this (default {default.max_age / 86400:g})",
+    )
+    parser.add_argument(
+        "--retention-events",
+        type=int,
+        default=default.max_events,
+        help=f"keep at most this many events per channel (default {default.max_events})",
     )
     parser.add_argument(
         "--idle-exit", type=float, metavar="SECONDS", help="exit after this long with no session and nothing pending"
@@ -72,13 +83,16 @@ def _hub_options_parser(prog: str, description: str) -> argparse.ArgumentParser:
 
 
 def _forwarded(options: argparse.Namespace) -> list[str]:
-    """The options of ``start``/``install`` as ``hub run`` takes them."""
+    """The options of ``start``/``install`` as ``hub run`` takes them (those that differ from the defaults)."""
+    from ..hub.store import Retention
+
+    default = Retention()
     words: list[str] = []
     if options.store:
         words += ["--store", options.store]
-    if options.retention_days != 7.0:
+    if options.retention_days != default.max_age / 86400:
         words += ["--retention-days", f"{options.retention_days:g}"]
-    if options.retention_events != 10_000:
+    if options.retention_events != default.max_events:
         words += ["--retention-events", str(options.retention_events)]
     if options.idle_exit is not None:
         words += ["--idle-exit", f"{options.idle_exit:g}"]

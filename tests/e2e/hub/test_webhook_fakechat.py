@@ -172,3 +172,18 @@ async def test_a_webhook_202_means_stored_even_if_the_hub_is_killed_at_once(
     for body in bodies:
         await second.event(body.decode())
     assert second.contents() == [body.decode() for body in bodies]
+
+
+async def test_a_channel_that_fails_in_the_hub_is_told_to_its_session_and_by_doctor(
+    hub: HubDir, opened: list[HubSession], tmp_path: Path, listener: int
+) -> None:
+    """The webhook's port is taken: the hub says why, to the session and in doctor, and keeps retrying."""
+    env = {"WEBHOOK_PORT": str(listener), "WEBHOOK_STATE_DIR": str(tmp_path / "webhook")}
+    session = await open_session(opened, hub, tmp_path, "webhook", "app", **env)
+    line = await session.host.wait_stderr("webhook failed in the hub")
+    assert f"cannot listen on 127.0.0.1:{listener}" in line
+    result = await session.call("status")
+    assert result["is_error"] and f"cannot listen on 127.0.0.1:{listener}" in result["text"]
+    code, out, _ = await cli({**hub.env, **env}, "doctor", "webhook")
+    assert code == 1
+    assert "FAIL  hub" in out and "webhook failed in the hub" in out
