@@ -11,6 +11,8 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from ..text import duration
+
 USAGE = """usage: mcp-channels hub <command> [options]
 
 commands:
@@ -194,8 +196,8 @@ def format_status(status: dict[str, Any]) -> str:
     now = time.time()
     retention = hub["retention"]
     lines = [
-        f"hub: running, pid {hub['pid']}, up {_duration(hub['uptime_s'])}, {hub['address']}",
-        f"store: {hub['store']} (retention {_duration(retention['max_age_s'])} / {retention['max_events']:,} events"
+        f"hub: running, pid {hub['pid']}, up {duration(hub['uptime_s'])}, {hub['address']}",
+        f"store: {hub['store']} (retention {duration(retention['max_age_s'])} / {retention['max_events']:,} events"
         " per channel)",
         "sessions:",
     ]
@@ -208,7 +210,7 @@ def format_status(status: dict[str, Any]) -> str:
         where = f"  {session['project_dir']}" if session.get("project_dir") else ""
         lines.append(
             f"  {number}. {session['label']}{where}  [{', '.join(session['channels'])}]  "
-            f"since {_duration(now - session['attached_at'])} ago  {kind}"
+            f"since {duration(now - session['attached_at'])} ago  {kind}"
         )
     gone = [s for s in status["sessions"] if not s["live"]]
     if gone:
@@ -220,9 +222,9 @@ def format_status(status: dict[str, Any]) -> str:
         lines.append("  none yet (a channel starts when a session asks for it)")
     for channel in status["channels"]:
         age = channel["oldest_pending_age_s"]
-        queue = f"pending {channel['pending']}" + (f" (oldest {_duration(age)})" if age is not None else "")
+        queue = f"pending {channel['pending']}" + (f" (oldest {duration(age)})" if age is not None else "")
         last = channel["last_event_at"]
-        contact = f", last event {_duration(now - last)} ago" if last else ""
+        contact = f", last event {duration(now - last)} ago" if last else ""
         error = f" — {channel['error']}" if channel["error"] else ""
         lines.append(
             f"  {channel['name']}: {channel['state']}{error}; {queue}, stored {channel['stored']}, "
@@ -244,17 +246,6 @@ def _routing_lines(status: dict[str, Any]) -> list[str]:
         lines.append("routes:")
         lines += [f"  {r['channel']} {r['prefix']}* → {r['session']}" for r in status["routes"]]
     return lines
-
-
-def _duration(seconds: float) -> str:
-    seconds = max(seconds, 0.0)
-    if seconds < 120:
-        return f"{seconds:.0f}s"
-    if seconds < 7200:
-        return f"{seconds / 60:.0f} min"
-    if seconds < 172800:
-        return f"{seconds / 3600:.1f} h"
-    return f"{seconds / 86400:.0f} days"
 
 
 # --------------------------------------------------------------------------- route

@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Final
 
+from ..text import duration
 from ._wire import SessionInfo
 
 _COMMAND: Final = re.compile(r"^/(sessions|switch)(?:@\w+)?(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL)
@@ -55,7 +56,9 @@ def sessions_text(listed: Sequence[Listed], current: str | None, recent: Sequenc
         for item in listed:
             marker = " ← this chat" if item.session.key == current else ""
             where = f" — {item.session.project_dir}" if item.session.project_dir else ""
-            lines.append(f"{item.number}. {item.session.label}{where} (since {_ago(now - item.attached_at)}){marker}")
+            lines.append(
+                f"{item.number}. {item.session.label}{where} (since {duration(now - item.attached_at)}){marker}"
+            )
     gone = [info for info in recent if all(info.key != item.session.key for item in listed)]
     if gone:
         lines.append("Recently closed: " + ", ".join(info.label for info in gone[:5]))
@@ -76,14 +79,6 @@ def pick(listed: Sequence[Listed], argument: str) -> Listed | str:
     if named:
         return f"Several sessions are called {argument}; use its number (see /sessions)"
     return f"No open session called {argument}; see /sessions"
-
-
-def _ago(seconds: float) -> str:
-    if seconds < 90:
-        return f"{max(int(seconds), 0)}s"
-    if seconds < 5400:
-        return f"{int(seconds // 60)} min"
-    return f"{seconds / 3600:.1f} h"
 
 
 __all__ = ["Command", "Listed", "parse_command", "pick", "sessions_text"]

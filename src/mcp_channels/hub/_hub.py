@@ -30,6 +30,7 @@ from typing import Any, Final, Protocol
 
 from ..errors import JsonRpcError, SettingsConflict, StoreError
 from ..jsonrpc import INVALID_PARAMS
+from ..runners._tasks import Background
 from . import _commands, _metrics, _wire
 from ._attachment import Attachment, session_of
 from ._conversations import conversation_of, conversation_of_call, event_id
@@ -132,7 +133,7 @@ class Hub:
         self._stop = asyncio.Event()
         #: Set once the hub listens (for a hub run inside another program's loop).
         self.listening = asyncio.Event()
-        self._tasks: set[asyncio.Task[Any]] = set()
+        self._background = Background(log)
         self._idle_timer: asyncio.TimerHandle | None = None
         self._dispatcher_lock = asyncio.Lock()
         self._expecting = False
@@ -196,7 +197,7 @@ class Hub:
             signal_ready(ready_fd)
             starting.close()
             self.listening.set()
-            self._spawn(self._prune_forever(), "retention")
+            self._background.spawn(self._prune_forever(), "retention")
             loop.call_later(self.options.reconnect_grace, self._kick_all)
             self._idle_check()
             await self._stop.wait()
@@ -212,8 +213,7 @@ class Hub:
             metrics.close()
         for attachment in list(self.attachments):
             attachment.link.close()
-        for task in list(self._tasks):
-            task.cancel()
+        self._background.cancel()
         if self.host is not None:
             await self.host.shutdown()
         for dispatcher in self.dispatchers.values():
@@ -222,19 +222,6 @@ class Hub:
 
     def stop(self) -> None:
         self._stop.set()
-
-    def _spawn(self, coroutine: Any, what: str) -> None:
-        async def guarded() -> None:
-            try:
-                await coroutine
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                log.exception("%s failed", what)
-
-        task = asyncio.get_running_loop().create_task(guarded(), name=what)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
 
     # ------------------------------------------------------------------ events in (from the runner)
 
@@ -260,7 +247,7 @@ class Hub:
 
     def verdict(self, channel: str, request_id: str, allow: bool) -> None:
         """A person answered a permission prompt: to the session that asked, and to no other; first answer wins."""
-        self._spawn(self._verdict(channel, request_id.lower(), allow), f"verdict {request_id}")
+        self._background.spawn(self._verdict(channel, request_id.lower(), allow), f"verdict {request_id}")
 
     async def _verdict(self, channel: str, request_id: str, allow: bool) -> None:
         key = PERMISSION_PREFIX + request_id
@@ -376,7 +363,7 @@ class Hub:
 
         link = Link(on_request=on_request, on_notification=on_notification, logger=log)
         client.link = link
-        self._spawn(self._watch_close(client), "connection")
+        self._background.spawn(self._watch_close(client), "connection")
         return link
 
     async def _watch_close(self, client: _Client) -> None:
@@ -430,7 +417,7 @@ class Hub:
                 elif dispatcher is not None:
                     dispatcher.acknowledged_early(attachment, ack.conversation, ack.id)
             elif method == _wire.PERMISSION_REQUEST:
-                self._spawn(self._permission_request(attachment, params), "permission request")
+                self._background.spawn(self._permission_request(attachment, params), "permission request")
         except _wire.WireError as exc:
             log.warning("bad %s from %s: %s", method, attachment.session.label, exc)
 
@@ -772,7 +759,7 @@ class Hub:
         if self.options.idle_exit is None or self.attachments or self._idle_timer is not None:
             return
         self._idle_timer = asyncio.get_running_loop().call_later(
-            self.options.idle_exit, lambda: self._spawn(self._idle_expired(), "idle exit")
+            self.options.idle_exit, lambda: self._background.spawn(self._idle_expired(), "idle exit")
         )
 
     async def _idle_expired(self) -> None:

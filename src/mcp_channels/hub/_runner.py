@@ -33,9 +33,9 @@ from typing import TYPE_CHECKING, Any, Final
 
 from ..access import AccessStore
 from ..channel import Channel, Task
-from ..errors import ConfigurationError, EventQueueFull, EventTooLarge, SettingsConflict, StoreError, StoreUnavailable
+from ..errors import ConfigurationError, EventQueueFull, EventTooLarge, SettingsConflict, StoreUnavailable
 from ..runners import QueueLimits
-from ..runners._tasks import start_tasks
+from ..runners._tasks import Background, start_tasks
 from ..sink import ChannelEvent, DeliveryStatus
 from ..state import atomic_write
 from . import _declarations, _hosting
@@ -98,7 +98,7 @@ class StoreSink:
                 self.in_flight -= 1
                 self.in_flight_bytes -= size
 
-        self.runner.spawn(commit(), f"{self.name} commit")
+        self.runner.background.spawn(commit(), f"{self.name} commit")
         return done
 
     async def push(self, event: ChannelEvent) -> None:
@@ -174,7 +174,7 @@ class HubRunner:
     def __init__(self, hub: Hub) -> None:
         self.hub = hub
         self.hosted: dict[str, Hosted] = {}
-        self._background: set[asyncio.Task[Any]] = set()
+        self.background = Background(log)
 
     # ------------------------------------------------------------------ settings and life
 
@@ -257,9 +257,9 @@ class HubRunner:
         for attachment in self.hub.attachments:
             if attachment.channel == hosted.name:
                 attachment.notice(f"{hosted.name} failed in the hub: {reason}")
-        self.spawn(self._stop_tasks(hosted), f"{hosted.name} stop")
+        self.background.spawn(self._stop_tasks(hosted), f"{hosted.name} stop")
         hosted.restart = asyncio.get_running_loop().call_later(
-            delay, lambda: self.spawn(self._start(hosted), f"{hosted.name} restart")
+            delay, lambda: self.background.spawn(self._start(hosted), f"{hosted.name} restart")
         )
 
     async def _stop(self, hosted: Hosted) -> None:
@@ -284,8 +284,7 @@ class HubRunner:
     async def shutdown(self) -> None:
         for hosted in list(self.hosted.values()):
             await self._stop(hosted)
-        for task in list(self._background):
-            task.cancel()
+        self.background.cancel()
 
     def _save(self) -> None:
         """The settings of every channel, for the next start (tokens included: 0600, this machine only)."""
@@ -294,21 +293,6 @@ class HubRunner:
             atomic_write(self.hub.paths.channels, json.dumps(data, indent=2) + "\n", mode=0o600)
         except OSError as exc:
             log.warning("cannot save %s: %s", self.hub.paths.channels, exc)
-
-    def spawn(self, coroutine: Any, what: str) -> None:
-        async def guarded() -> None:
-            try:
-                await coroutine
-            except asyncio.CancelledError:
-                raise
-            except (StoreError, EventQueueFull) as exc:
-                log.debug("%s: %s", what, exc)
-            except Exception:
-                log.exception("%s failed", what)
-
-        task = asyncio.get_running_loop().create_task(guarded())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     # ------------------------------------------------------------------ calls from sessions
 

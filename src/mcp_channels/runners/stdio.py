@@ -30,7 +30,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from typing import Any, BinaryIO, Final, NoReturn
 
 from .. import _pipes
@@ -52,7 +52,7 @@ from ..protocol import (
 )
 from ..sink import ChannelEvent, DeliveryStatus
 from ._queue import OutgoingQueue, QueueLimits
-from ._tasks import start_tasks
+from ._tasks import Background, start_tasks
 
 #: How long events are held after ``notifications/initialized``, in seconds. Claude Code 2.1.332
 #: installs its channel handler 5-60 ms after that notification (later on a loaded machine) and
@@ -86,7 +86,7 @@ class StdioRunner:
         self._ready_timer: asyncio.TimerHandle | None = None
         self._stop: asyncio.Event | None = None
         self._crash: BaseException | None = None
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background = Background(self.log)
 
     # ------------------------------------------------------------------ the sink
 
@@ -172,22 +172,9 @@ class StdioRunner:
         if request is None:
             self.log.warning("malformed permission request ignored")
             return
-        self._spawn(self.channel.relay_permission(request), f"permission request {request.request_id}")
+        self._background.spawn(self.channel.relay_permission(request), f"permission request {request.request_id}")
 
     # ------------------------------------------------------------------ running
-
-    def _spawn(self, coroutine: Awaitable[Any], what: str) -> None:
-        async def guarded() -> None:
-            try:
-                await coroutine
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self.log.error("%s failed:\n%s", what, traceback.format_exc().rstrip())
-
-        task = asyncio.get_running_loop().create_task(guarded())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     def stop(self) -> None:
         """Ask the runner to shut down (as stdin EOF or SIGTERM would)."""
@@ -222,9 +209,9 @@ class StdioRunner:
             self.log.info("shutting down")
         started = time.monotonic()
         peer.cancel_serving()
-        for task in (*tasks, *self._background):
+        for task in (*tasks, *self._background.tasks):
             task.cancel()
-        pending = [t for t in (*tasks, *self._background) if not t.done()]
+        pending = [t for t in (*tasks, *self._background.tasks) if not t.done()]
         if pending:
             _, late = await asyncio.wait(pending, timeout=0.3 if status else SHUTDOWN_GRACE)
             if late:
