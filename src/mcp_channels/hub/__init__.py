@@ -8,11 +8,18 @@ conversation's events to the session bound to it, at least once, behind a cursor
 acknowledges. The pieces:
 
 * ``_paths``: where its files are; ``_daemon``: one hub per user, started detached, stopped;
+  ``_main``: ``hub run`` and ``hub stop``;
 * ``_socket`` and ``_wire``: the attachment socket and protocol (JSON-RPC, HTTP probes);
-* ``_hub``: sessions, permission relay, status; ``_router``: which session a conversation goes
-  to; ``_dispatch``: from the store to the sessions; ``_commands``: ``/sessions`` and ``/switch``;
+* ``_hub``: sessions, permission relay, status; ``_attachment``: one attached shim and whose
+  session it is; ``_router``: which session a conversation goes to; ``_conversations``: what a
+  conversation is; ``_dispatch``: from the store to the sessions; ``_commands``: ``/sessions``
+  and ``/switch``;
+* ``_runner``: the channels hosted once, their events committed (``StoreSink``); ``_hosting``:
+  the one place that touches a channel object; ``_settings``: the settings sessions forward and
+  their conflicts; ``_declarations``: what shims answer ``initialize`` with;
+* ``_shim``: what ``mcp-channels serve`` is when the hub is on;
 * ``_metrics``: ``/metrics``; ``_install``: a systemd unit or launchd agent; ``_client``: the
-  command line's requests.
+  command line's requests; ``_doctor``: ``doctor``'s ``hub`` check.
 
 Names are imported on first use: a session's shim must not pay for the store or the daemon.
 """
