@@ -34,6 +34,7 @@ import asyncio
 import collections
 import contextlib
 import logging
+import time
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -95,6 +96,8 @@ class _Conversation:
     committing_late: int = 0
     #: The routing version ``target`` was chosen under (-1: never).
     routed: int = -1
+    #: When something last happened to it (an event, an acknowledgement).
+    touched: float = field(default_factory=time.monotonic)
 
     def restart_from_cursor(self) -> None:
         """Forget what was sent: the next session gets everything above the cursor again."""
@@ -235,6 +238,7 @@ class Dispatcher:
                 cursor=event.seq - 1, sent=event.seq - 1, complete=True
             )
         state.last_seq = event.seq
+        state.touched = time.monotonic()
         early = self._early.pop(event.id, None)
         if early is not None:
             if early is state.target and early.open:
@@ -285,6 +289,7 @@ class Dispatcher:
         state = self.conversations.get(conversation)
         if state is not None and seq > state.cursor:
             state.cursor = seq
+            state.touched = time.monotonic()
         if seq > self._acks.get(conversation, 0):
             self._acks[conversation] = seq
         if self._ack_task is None or self._ack_task.done():
@@ -395,8 +400,22 @@ class Dispatcher:
             state.noticed = True
             await self.deciding.waiting(self.channel, conversation, event, choice)
 
-    def pending_for(self, attachment: Attachment) -> int:
-        return sum(1 for state in self.conversations.values() if state.target is attachment and state.pending)
+    def forget_idle(self, idle: float) -> int:
+        """Drop the state of conversations caught up and quiet for ``idle`` seconds (a webhook sees
+        a new path per sender); their next event starts them afresh. Returns how many."""
+        cutoff = time.monotonic() - idle
+        quiet = [
+            name
+            for name, state in self.conversations.items()
+            if state.touched < cutoff
+            and not state.pending
+            and not state.buffer
+            and not state.committing_late
+            and (state.target is None or name not in state.target.early.values())
+        ]
+        for name in quiet:
+            del self.conversations[name]
+        return len(quiet)
 
 
 def _delivered_early(event: Event) -> Delivered:

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
 import hmac
 import json
 import logging
@@ -37,7 +38,7 @@ from ._conversations import conversation_of, conversation_of_call, event_id
 from ._daemon import HubLock, running_pid, signal_ready, start_lock
 from ._dispatch import Dispatcher
 from ._paths import HubPaths
-from ._router import RECONNECT_GRACE, Binding, Choice, Route, RoutingState, SessionRecord, choose
+from ._router import BINDING_RENEWAL, RECONNECT_GRACE, Binding, Choice, Route, RoutingState, SessionRecord, choose
 from ._socket import HttpRequest, HttpResponse, Link, Listener, listen, listen_http
 from .store import Event, EventStore, InvalidInput, Retention, open_store
 
@@ -321,6 +322,8 @@ class Hub:
         )
         if choice.bind is not None:
             await self.routing.bind(choice.bind)
+        elif binding is not None and choice.target is not None and time.time() - binding.since > BINDING_RENEWAL:
+            await self.routing.bind(dataclasses.replace(binding, since=time.time()))  # still in use
         return choice
 
     @property
@@ -751,8 +754,15 @@ class Hub:
                         pruned.conversation,
                         pruned.undelivered,
                     )
+                quiet = time.time() - self.options.retention.max_age
+                forgotten = await self.routing.forget_bindings(quiet)
+                if forgotten:
+                    log.info("forgot %d binding(s) of conversations quiet for the retention period", forgotten)
+                await self._forget_old_permissions()
             except StoreError as exc:
                 log.warning("retention could not run: %s", exc)
+            for dispatcher in self.dispatchers.values():
+                dispatcher.forget_idle(self.options.prune_interval)
             await asyncio.sleep(self.options.prune_interval)
 
     def _idle_check(self) -> None:

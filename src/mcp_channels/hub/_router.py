@@ -43,6 +43,8 @@ MAX_KEY: Final = 256
 #: After the hub (re)starts, how long a binding waits for its own session to reconnect before a
 #: successor may take it: shims reconnect within about a second.
 RECONNECT_GRACE: Final = 5.0
+#: A binding that events keep using is renewed this often (see ``forget_bindings``).
+BINDING_RENEWAL: Final = 24 * 3600.0
 #: Recent sessions kept for ``/sessions`` and ``hub status`` once detached.
 RECENT_SESSIONS: Final = 20
 
@@ -241,6 +243,17 @@ class RoutingState:
         self.bindings[binding.channel, binding.conversation] = binding
         await self.store.kv_put(store_key(BINDING_PREFIX, binding.channel, binding.conversation), binding.to_json())
 
+    async def forget_bindings(self, before: float) -> int:
+        """Drop the bindings not used since ``before`` (their conversation went quiet); returns how many.
+
+        A binding in use is renewed once a day (:data:`BINDING_RENEWAL`), so only quiet ones go:
+        without this, every webhook path a sender ever used would keep a key forever.
+        """
+        stale = [binding for binding in self.bindings.values() if binding.since < before]
+        for binding in stale:
+            await self.unbind(binding.channel, binding.conversation)
+        return len(stale)
+
     async def unbind(self, channel: str, conversation: str) -> bool:
         if self.bindings.pop((channel, conversation), None) is None:
             return False
@@ -288,6 +301,7 @@ class RoutingState:
 
 
 __all__ = [
+    "BINDING_RENEWAL",
     "RECONNECT_GRACE",
     "Binding",
     "Candidate",

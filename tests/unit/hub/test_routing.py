@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import tempfile
+import time
 from collections.abc import AsyncIterator
 from pathlib import Path
 
@@ -210,3 +211,20 @@ async def _until(predicate: object, timeout: float = 5.0) -> None:
     async with asyncio.timeout(timeout):
         while not predicate():
             await asyncio.sleep(0.005)
+
+
+async def test_quiet_conversations_and_bindings_are_forgotten_and_start_afresh(hub: Hub) -> None:
+    """What keeps the hub's memory and key-value map bounded when senders use ever new paths."""
+    first = await attached(hub, "a")
+    for chat in ("c1", "c2"):
+        await say(hub, chat, f"to {chat}")
+    await first.wait_events(2)
+    dispatcher = hub.dispatchers[CHANNEL]
+    await _until(lambda: not any(state.pending for state in dispatcher.conversations.values()))
+    assert dispatcher.forget_idle(0) == 2 and dispatcher.conversations == {}
+    assert await hub.routing.forget_bindings(time.time() + 1) == 2
+    assert await hub.store.kv_items("hub/b/") == {}
+    second = await attached(hub, "b")
+    await say(hub, "c1", "again")
+    await second.wait_events(1)  # unbound: the newest session takes it
+    assert second.contents() == ["again"] and sorted(first.contents()) == ["to c1", "to c2"]
