@@ -62,6 +62,8 @@ RESERVED_DESCRIPTORS: Final = 32 + 2 * ACCEPT_BATCH
 #: the answer instead of a connection reset.
 LINGER_TIMEOUT: Final = 2.0
 CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+#: Answers a connection may owe (each awaiting a later answer) before it is read no further.
+MAX_WAITING_ANSWERS: Final = 16
 
 log = logging.getLogger("mcp_channels.http")
 
@@ -356,12 +358,13 @@ class _Connection(asyncio.Protocol):
     # answers given later
 
     def _defer(self, response: Response | Awaitable[Response], keep_alive: bool, head: bool) -> None:
-        """Queue an answer behind those not sent yet; read nothing more until they are."""
+        """Queue an answer behind those not sent yet; a client that pipelines more than
+        :data:`MAX_WAITING_ANSWERS` requests is not read until their answers are out."""
         self._answers.append((response, keep_alive, head))
         if len(self._answers) == 1:
-            if self._transport is not None:
-                self._transport.pause_reading()
             self._loop.create_task(self._send_answers())
+        elif len(self._answers) == MAX_WAITING_ANSWERS and self._transport is not None:
+            self._transport.pause_reading()
 
     async def _send_answers(self) -> None:
         while self._answers:
@@ -374,9 +377,9 @@ class _Connection(asyncio.Protocol):
                     answer = Response.text(500, "internal error")
             self._answers.popleft()
             self._finish(answer, keep_alive=keep_alive, head=head)
-        transport = self._transport
-        if transport is not None and self._phase != _CLOSING and not transport.is_closing():
-            transport.resume_reading()
+            transport = self._transport
+            if len(self._answers) == MAX_WAITING_ANSWERS - 1 and transport is not None and not transport.is_closing():
+                transport.resume_reading()
 
     # helpers
 
