@@ -19,7 +19,7 @@ from fakechat_support import FakechatHost
 from fakes.telegram_api import FakeTelegram
 from fakes.telegram_session import ALICE, fake, write_access
 from helpers import PYTHON, HostProcess, RawServer, write_mcp_config
-from mcp_channels.channels.telegram._poller_lock import lock_path, poller_lock_status
+from mcp_channels.poller_lock import lock_path, poller_lock_status
 
 __all__ = ["fake"]  # fixture
 
@@ -113,4 +113,4 @@ def test_a_deep_telegram_lock_record_reads_as_no_holder(tmp_path: Path) -> None:
     """What ``doctor`` and a second session read to say who is polling; any process can write it."""
     token = "123456789:AAH-deep-lock"
     lock_path(tmp_path, token).write_text(nested(5_000))
-    assert poller_lock_status(tmp_path, token) is None
+    assert poller_lock_status(tmp_path, token, "telegram") is None

@@ -1,7 +1,7 @@
 """What every two-way chat channel (Telegram, Discord, iMessage) does the same way, written once.
 
-A chat channel supplies a :class:`ChatPlatform` (send a text, react, show "typing") and describes
-each incoming message; :class:`ChatBridge` runs the shared inbound path in the official order:
+A chat channel supplies a :class:`ChatPlatform` (send a text, react), a :class:`Progress` (show
+"typing…") and describes each incoming message; :class:`ChatBridge` runs the shared inbound path in the official order:
 gate (pairing replies included), permission-verdict interception, typing indicator, acknowledgement
 reaction, then the event for Claude. It also owns the pairing hand-off ("Paired! Say hi to
 Claude."), the texts and button protocol of permission prompts, and the ``reply`` bookkeeping
@@ -61,7 +61,18 @@ class ChatPlatform(Protocol):
 
     async def react(self, chat_id: str, message_id: str, emoji: str) -> None: ...
 
-    async def send_typing(self, chat_id: str) -> None: ...
+
+class Progress(Protocol):
+    """Shows a sender that Claude is working on their message, until it replies in that chat.
+
+    "typing…" where the platform has it (:class:`TypingIndicator`); Slack, which gives bots no
+    typing indicator, puts a reaction on the message instead. Both calls return at once: showing
+    progress is cosmetic and never delays a message or a reply.
+    """
+
+    def start(self, incoming: Incoming) -> None: ...
+
+    def stop(self, chat_id: str) -> None: ...
 
 
 # --------------------------------------------------------------------------- permission prompts
@@ -220,7 +231,8 @@ class TypingIndicator:
         self._limit = limit
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
-    def start(self, chat_id: str) -> None:
+    def start(self, incoming: Incoming) -> None:
+        chat_id = incoming.message.chat_id
         self.stop(chat_id)
         self._tasks[chat_id] = asyncio.get_running_loop().create_task(self._keep(chat_id))
 
@@ -251,6 +263,7 @@ class ChatBridge:
     gate delivers (the official Telegram/Discord behaviour); iMessage narrows it to self-chat.
     ``ack_reactions=False`` ignores ``ackReaction`` for a platform that cannot react to a message
     (iMessage: a "reaction" there is a separate text, fine for a verdict, noise for every message).
+    ``progress`` shows that Claude is at work on each delivered message (typing…), until a reply.
     """
 
     def __init__(
@@ -259,13 +272,13 @@ class ChatBridge:
         store: AccessStore,
         platform: ChatPlatform,
         *,
-        typing: TypingIndicator | None = None,
+        progress: Progress | None = None,
         ack_reactions: bool = True,
     ) -> None:
         self.channel = channel
         self.store = store
         self.platform = platform
-        self.typing = typing
+        self.progress = progress
         self.ack_reactions = ack_reactions
         self.permissions = PermissionBook()
 
@@ -316,8 +329,8 @@ class ChatBridge:
                         self.platform.react(chat_id, incoming.message_id, VERDICT_EMOJI[verdict[1]]), "verdict reaction"
                     )
                 return result
-        if self.typing is not None:
-            self.typing.start(chat_id)
+        if self.progress is not None:
+            self.progress.start(incoming)
         ack = self.store.load().ack_reaction if self.ack_reactions else None
         if ack and incoming.message_id is not None:
             await self._quietly(self.platform.react(chat_id, incoming.message_id, ack), "ack reaction")
@@ -372,9 +385,9 @@ class ChatBridge:
         return ButtonAnswer(toast=VERDICT_LABEL[allow], text=outcome)
 
     def replied(self, chat_id: str) -> None:
-        """A reply went out: stop the typing indicator for that chat."""
-        if self.typing is not None:
-            self.typing.stop(chat_id)
+        """A reply went out: stop showing progress in that chat."""
+        if self.progress is not None:
+            self.progress.stop(chat_id)
 
     async def watch_approvals(
         self, chat_for: Callable[[str, str], str | None] | None = None, *, interval: float | None = None

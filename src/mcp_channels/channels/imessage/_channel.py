@@ -100,7 +100,7 @@ class MessagesApp:
     """The platform side for :class:`ChatBridge`: sends through osascript and remembers them as echoes.
 
     iMessage has no tapbacks or typing indicator through AppleScript: a "reaction" (the ✅/❌
-    answering a permission verdict) is sent as a message of its own, and typing does nothing.
+    answering a permission verdict) is sent as a message of its own, and it shows no progress.
     """
 
     def __init__(self, osascript: Osascript, echoes: EchoFilter) -> None:
@@ -118,9 +118,6 @@ class MessagesApp:
 
     async def react(self, chat_id: str, message_id: str, emoji: str) -> None:
         await self.send_text(chat_id, emoji)
-
-    async def send_typing(self, chat_id: str) -> None:
-        return None
 
 
 class IMessageChannel:

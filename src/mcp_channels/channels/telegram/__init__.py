@@ -16,14 +16,15 @@ from __future__ import annotations
 
 import os
 from collections.abc import Mapping
+from pathlib import Path
 from typing import TYPE_CHECKING, Final
 
 from ...access import AccessStore
 from ...messaging import DeferredRuntime
+from ...poller_lock import poller_lock_status as _receiving_pid
 from ...server import ChannelServer, FatalError
 from ...state import ENV_FILE, credential, ensure_private_dir, state_dir
 from ._declared import DEFAULT_API_BASE, declare_tools
-from ._poller_lock import poller_lock_status
 
 if TYPE_CHECKING:
     from ._runtime import TelegramRuntime
@@ -93,6 +94,11 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
 
 def main() -> None:
     build().run()
+
+
+def poller_lock_status(directory: Path, token: str) -> int | None:
+    """The pid of the live session of ours polling this bot, or ``None`` (read-only, for ``doctor``)."""
+    return _receiving_pid(directory, token, NAME)
 
 
 __all__ = ["INSTRUCTIONS", "NAME", "build", "main", "poller_lock_status"]
