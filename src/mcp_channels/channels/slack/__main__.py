@@ -1,0 +1,5 @@
+"""``python -m mcp_channels.channels.slack``: serve the Slack channel on stdio."""
+
+from . import main
+
+main()
