@@ -20,6 +20,8 @@ TOKEN = "123456789:AAH-lock-test-token"
 
 def poller_lock_status(directory: Path, token: str) -> int | None:
     return receiving_pid(directory, token, "telegram")
+
+
 HOLD = """
 import sys
 from pathlib import Path

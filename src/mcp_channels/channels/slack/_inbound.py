@@ -77,7 +77,9 @@ class Inbound:
             return
         if not self._from_a_person(event):
             return
-        channel, ts, sender = event["channel"], event["ts"], event["user"]
+        channel: str = event["channel"]
+        ts: str = event["ts"]
+        sender: str = event["user"]
         if (channel, ts) in self._seen:
             return
         self._seen.add((channel, ts))
