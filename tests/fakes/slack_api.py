@@ -129,10 +129,11 @@ class SlackError(Exception):
 
 @dataclass
 class Fault:
-    """What the next ``times`` calls of a method get instead of an answer."""
+    """What ``times`` calls of a method get instead of an answer, after ``after`` calls went through."""
 
     error: SlackError
     times: int
+    after: int = 0
 
 
 @dataclass
@@ -510,8 +511,8 @@ class FakeSlack:
         error = SlackError("ratelimited", status=429, headers={"Retry-After": str(retry_after)})
         self.faults.setdefault(method, []).append(Fault(error, times))
 
-    def fail(self, method: str, code: str, *, times: int = 1, **extra: Any) -> None:
-        self.faults.setdefault(method, []).append(Fault(SlackError(code, **extra), times))
+    def fail(self, method: str, code: str, *, times: int = 1, after: int = 0, **extra: Any) -> None:
+        self.faults.setdefault(method, []).append(Fault(SlackError(code, **extra), times, after))
 
     def revoke(self, token: str) -> None:
         self.revoked.add(token)
@@ -611,7 +612,7 @@ class FakeSlack:
 
     def _redeliver(self, envelope: Envelope) -> None:
         """Slack's retry of an event nobody acknowledged: a new envelope, the same payload."""
-        if envelope.acked_on is not None or envelope.retry_attempt >= 3:
+        if envelope.retry_attempt >= 3 or self.acknowledged(str(envelope.payload.get("event_id"))):
             return
         retry = Envelope(secrets.token_hex(16), envelope.type, envelope.payload, envelope.retry_attempt + 1)
         self._send_envelope(retry)
@@ -684,7 +685,9 @@ class FakeSlack:
         try:
             self._authorize(method, token)
             faults = self.faults.get(method)
-            if faults:
+            if faults and faults[0].after > 0:
+                faults[0].after -= 1
+            elif faults:
                 fault = faults[0]
                 fault.times -= 1
                 if fault.times <= 0:

@@ -13,10 +13,12 @@ connection drops. Around it, this module adds what a channel needs:
   one (a program outside this lock: another machine, another state directory) is reported.
 * **In order, acknowledged once delivered.** Envelopes are handled one at a time, in the order
   they came. An event is acknowledged once Claude Code has it, so one that was not (the session
-  stopped first) is sent again by Slack; a redelivery (Slack retries an event it has no
-  acknowledgement for within 3 s, with ``retry_attempt``) of one already taken is acknowledged
-  at once and dropped. Button presses are acknowledged at once: Slack shows the presser an error
-  after 3 s without one.
+  stopped first) is sent again by Slack to whichever connection comes next. Slack retries an
+  event it has no acknowledgement for within 3 s (a new envelope, ``retry_attempt``, the same
+  ``event_id``): a retry of an event already delivered is acknowledged and dropped; a retry of
+  one still on its way (a slow image download) is dropped unacknowledged, so that Slack still
+  holds it should this session stop before delivering. Button presses are acknowledged at once:
+  Slack shows the presser an error after 3 s without one.
 """
 
 from __future__ import annotations
@@ -73,7 +75,8 @@ class SocketReceiver:
         self.on_interactive = on_interactive
         self.connected = asyncio.Event()
         self._queue: asyncio.Queue[SocketModeRequest] = asyncio.Queue()
-        self._taken: Recent[str] = Recent()
+        self._in_flight: set[str] = set()
+        self._delivered: Recent[str] = Recent()
         self._hellos = 0
 
     @property
@@ -101,16 +104,19 @@ class SocketReceiver:
     async def _take(self, client: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
         """Queue an envelope, in arrival order (this runs before anything else can); ack what need not wait."""
         if request.type == "events_api":
-            event_id = request.payload.get("event_id")
-            if isinstance(event_id, str) and event_id in self._taken:
+            event_id = _event_id(request)
+            if event_id in self._delivered:
                 self.log.debug(
-                    "event %s delivered again by Slack (retry %s): already taken", event_id, request.retry_attempt
+                    "Slack sent event %s again (retry %s): delivered already", event_id, request.retry_attempt
                 )
                 await self._ack(client, request)
-                return
-            if isinstance(event_id, str):
-                self._taken.add(event_id)
-            self._queue.put_nowait(request)
+            elif event_id in self._in_flight:
+                self.log.debug(
+                    "Slack sent event %s again (retry %s): still on its way", event_id, request.retry_attempt
+                )
+            else:
+                self._in_flight.add(event_id)
+                self._queue.put_nowait(request)
             return
         if request.type == "interactive":
             self._queue.put_nowait(request)
@@ -130,6 +136,9 @@ class SocketReceiver:
                 traceback.format_exc().rstrip(),
             )
         if request.type == "events_api":
+            event_id = _event_id(request)
+            self._in_flight.discard(event_id)
+            self._delivered.add(event_id)
             await self._ack(client, request)
 
     async def _ack(self, client: AsyncBaseSocketModeClient, request: SocketModeRequest) -> None:
@@ -172,6 +181,12 @@ class SocketReceiver:
 
     async def _closed(self, message: WSMessage) -> None:
         self.log.info("the Socket Mode connection closed (%s); reconnecting", message.data or "no code")
+
+
+def _event_id(request: SocketModeRequest) -> str:
+    """The id Slack keeps for an event across its retries (the envelope's own id, if it gave none)."""
+    event_id = request.payload.get("event_id")
+    return event_id if isinstance(event_id, str) else request.envelope_id
 
 
 def _library_log() -> logging.Logger:
