@@ -7,7 +7,9 @@ and Socket Mode to a local fake of Slack (``fakes/slack_api.py``).
 from __future__ import annotations
 
 import json
+import os
 import re
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -72,6 +74,24 @@ async def test_swapped_tokens_bad_base_and_bad_progress_are_refused(fake: FakeSl
         assert await server.wait_exit() == 1
         assert server.stderr.decode() == stderr
     assert fake.calls == []
+
+
+async def test_without_the_library_the_server_says_what_to_install(
+    fake: FakeSlack, state: Path, tmp_path: Path
+) -> None:
+    shadow = tmp_path / "shadow" / "slack_sdk"  # stands in for a Python without the slack extra
+    shadow.mkdir(parents=True)
+    (shadow / "__init__.py").write_text(
+        "raise ModuleNotFoundError(\"No module named 'slack_sdk'\", name='slack_sdk')\n"
+    )
+    path = os.pathsep.join(filter(None, [str(tmp_path / "shadow"), os.environ.get("PYTHONPATH")]))
+    server = await start_raw({**slack_env(fake, state), "PYTHONPATH": path, "MCP_CHANNELS_LOG_LEVEL": "info"})
+    answer = await server.handshake()  # answered before the library is imported
+    assert answer["result"]["serverInfo"]["name"] == "slack"
+    assert await server.wait_exit() == 1
+    assert server.stderr.decode().splitlines()[-1] == (
+        f"slack channel: slack_sdk is not installed in this Python ({sys.executable}): pip install 'mcp-channels[slack]'"
+    )
 
 
 async def test_tokens_from_the_env_file_and_what_is_declared(

@@ -111,6 +111,7 @@ async def test_reply_refusals_send_nothing(
             "chat_id": people["bob"]["id"],
             "text": "hi",
         },
+        "chat D0NOSUCH1 is not allowlisted — add via /slack:access": {"chat_id": "D0NOSUCH1", "text": "hi"},
         "chat_id must be a Slack conversation id like C0123ABCDEF or D0123ABCDEF, not '#eng'": {
             "chat_id": "#eng",
             "text": "hi",
@@ -132,6 +133,22 @@ async def test_reply_refusals_send_nothing(
     for expected, arguments in refusals.items():
         assert await session.error("reply", **arguments) == f"reply failed: {expected}"
     assert fake.calls_to("chat.postMessage") == [] and fake.calls_to("files.getUploadURLExternal") == []
+
+
+async def test_slack_refusals_come_back_in_words(
+    fake: FakeSlack, session: SlackSession, state: Path, people: People
+) -> None:
+    outside = fake.channel("announcements", members=[people["alice"]], app=False)
+    write_access(state, allowFrom=[people["alice"]["id"]], groups={outside["id"]: {}})
+    assert await session.error("reply", chat_id=outside["id"], text="hi") == (
+        "reply failed: reply failed after 0 of 1 chunk(s) sent: not_in_channel: the app is not a member of that "
+        "channel: invite it with /invite @yourapp"
+    )
+    fake.fail("conversations.history", "missing_scope", needed="channels:history")
+    assert await session.error("fetch_messages", channel=outside["id"]) == (
+        "fetch_messages failed: missing_scope: the app lacks a scope it needs: add it under OAuth & Permissions "
+        "and reinstall the app (needed: channels:history)"
+    )
 
 
 async def test_a_member_id_posts_to_their_dm_and_an_unknown_dm_is_looked_up(

@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -35,7 +36,7 @@ from .access import (
     pairing_reply,
     watch_approvals,
 )
-from .server import ChannelServer, PermissionRequest, ToolError
+from .server import ChannelServer, FatalError, PermissionRequest, ToolError
 from .text import fit, text_length
 
 #: Button payloads of permission prompts: ``perm:<allow|deny|more>:<request id>``.
@@ -428,11 +429,14 @@ class DeferredRuntime(Generic[R]):
 
     If the import or ``make`` fails, that task raises, so the server exits 1 with the traceback;
     a tool call or permission request waiting meanwhile gets a :class:`ToolError`, never a hang.
+    With ``extra`` (the package extra that installs the platform library), a library that is not
+    installed stops the server with one line saying what to install instead.
     """
 
-    def __init__(self, channel: ChannelServer, module: str, make: Callable[[], R]) -> None:
+    def __init__(self, channel: ChannelServer, module: str, make: Callable[[], R], *, extra: str | None = None) -> None:
         self.channel = channel
         self.module = module
+        self.extra = extra
         self._make = make
         self._value: R | None = None
         self._settled = asyncio.Event()
@@ -442,7 +446,16 @@ class DeferredRuntime(Generic[R]):
         """The adapter task that imports the platform library and makes the runtime."""
         await asyncio.sleep(0)  # the initialize answer goes out before the import starts
         try:
-            await asyncio.to_thread(importlib.import_module, self.module)
+            try:
+                await asyncio.to_thread(importlib.import_module, self.module)
+            except ModuleNotFoundError as exc:
+                missing = (exc.name or "").split(".")[0]
+                if self.extra is None or not missing or missing == __name__.split(".")[0]:
+                    raise
+                raise FatalError(
+                    f"{missing} is not installed in this Python ({sys.executable}): "
+                    f"pip install 'mcp-channels[{self.extra}]'"
+                ) from None
             self._value = self._make()
         finally:
             self._settled.set()

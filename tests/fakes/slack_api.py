@@ -166,7 +166,7 @@ class Envelope:
         }
         if self.type == "events_api":
             body["retry_attempt"] = self.retry_attempt
-            body["retry_reason"] = "timeout" if self.retry_attempt else ""
+            body["retry_reason"] = "http_timeout" if self.retry_attempt else ""
         return body
 
 

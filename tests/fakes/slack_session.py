@@ -7,7 +7,6 @@ at :class:`~fakes.slack_api.FakeSlack`.
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
@@ -16,17 +15,11 @@ import pytest
 
 from helpers import PYTHON, HostProcess, write_mcp_config
 
+from .channel_session import ChannelSession, write_access
 from .slack_api import FakeSlack
 
 SERVER = "slack"
 COMMAND = [PYTHON, "-m", "mcp_channels.channels.slack"]
-
-
-def write_access(state: Path, **fields: Any) -> None:
-    """Write ``access.json`` in the official format (what a user or a skill leaves)."""
-    state.mkdir(parents=True, exist_ok=True)
-    access = {"dmPolicy": "pairing", "allowFrom": [], "groups": {}, "pending": {}, **fields}
-    (state / "access.json").write_text(json.dumps(access, indent=2) + "\n")
 
 
 def slack_env(fake: FakeSlack, state: Path, **env: str) -> dict[str, str]:
@@ -41,8 +34,10 @@ def slack_env(fake: FakeSlack, state: Path, **env: str) -> dict[str, str]:
     }
 
 
-class SlackSession:
+class SlackSession(ChannelSession):
     """One host with the Slack channel; :meth:`stop` also checks no token reached a log."""
+
+    server = SERVER
 
     def __init__(self, fake: FakeSlack, state: Path, workdir: Path, **env: str) -> None:
         self.fake = fake
@@ -61,34 +56,6 @@ class SlackSession:
         if receiving:
             await self.host.wait_stderr("connected to Slack (Socket Mode)")
         return self
-
-    async def call(self, tool: str, **arguments: Any) -> dict[str, Any]:
-        return await self.host.call(SERVER, tool, arguments)
-
-    async def ok(self, tool: str, **arguments: Any) -> str:
-        """Call a tool that must succeed; its text."""
-        result = await self.call(tool, **arguments)
-        assert result["type"] == "tool_result" and not result["is_error"], result
-        return str(result["text"])
-
-    async def error(self, tool: str, **arguments: Any) -> str:
-        """Call a tool that must fail; its error text."""
-        result = await self.call(tool, **arguments)
-        assert result["type"] == "tool_result" and result["is_error"], result
-        return str(result["text"])
-
-    def events(self) -> list[dict[str, Any]]:
-        return self.host.of_type("event")
-
-    def contents(self) -> list[str]:
-        return [e["content"] for e in self.events()]
-
-    async def event(self, content: str, timeout: float = 15.0) -> dict[str, Any]:
-        """The event whose content is ``content``."""
-        return await self.host.wait_type("event", content=content, timeout=timeout)
-
-    def log_has(self, needle: str) -> bool:
-        return any(needle in line for line in self.host.stderr_lines)
 
     async def stop(self) -> None:
         await self.host.stop()

@@ -76,7 +76,7 @@ def build(environ: Mapping[str, str] | None = None) -> ChannelServer:
 
         return SlackRuntime(channel, settings, store)
 
-    runtime = DeferredRuntime(channel, f"{__name__}._runtime", make)
+    runtime = DeferredRuntime(channel, f"{__name__}._runtime", make, extra=FACTS.extra)
     declare_tools(runtime)
     runtime.task("receive_events", lambda slack: slack.receive_events())
     runtime.task("show_progress", lambda slack: slack.progress.run())
