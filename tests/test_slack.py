@@ -388,7 +388,9 @@ async def test_a_long_prompt_is_cut_to_fit_a_block(fake: FakeSlack, session: Sla
     assert len(final["blocks"][0]["text"]["text"]) <= 3000
 
 
-async def test_permission_relay_by_text(fake: FakeSlack, session: SlackSession, people: People) -> None:
+async def test_permission_relay_by_text(fake: FakeSlack, session: SlackSession, state: Path, people: People) -> None:
+    # A channel id put in allowFrom by mistake gets no prompt: it shows the tool's input to everyone there.
+    write_access(state, allowFrom=[people["alice"]["id"], people["eng"]["id"]])
     request_id = await open_permission(session)
     await fake.wait_app_message(people["alice_dm"], lambda m: "blocks" in m)
     answer = fake.post(people["alice"], people["alice_dm"], f"  YES {request_id.upper()} ")
@@ -407,6 +409,7 @@ async def test_permission_relay_by_text(fake: FakeSlack, session: SlackSession, 
     fake.post(people["bob"], people["bob_dm"], f"yes {second}")  # not allowlisted: a pairing request, no verdict
     await sentinel(fake, session, people)
     assert not any(c.strip().lower().startswith(("yes", "n ")) for c in session.contents())
+    assert fake.app_messages(people["eng"]) == []
 
 
 # --------------------------------------------------------------------------- progress and acknowledgement
@@ -424,6 +427,17 @@ async def test_eyes_while_claude_works_removed_on_reply_and_the_ack_reaction(
     await session.ok("reply", chat_id=people["alice_dm"]["id"], text="quick answer")
     await fake.wait_until(lambda: {**where, "action": "remove", "name": "eyes"} in fake.reactions)
     assert [r["name"] for r in fake.find(where["channel"], where["ts"])["reactions"]] == ["tada"]
+
+
+async def test_unanswered_messages_lose_their_eyes_beyond_ten(
+    fake: FakeSlack, session: SlackSession, people: People
+) -> None:
+    posted = [fake.post(people["alice"], people["alice_dm"], f"message {n}") for n in range(11)]
+    await session.event("message 10")
+    first = {"channel": people["alice_dm"]["id"], "ts": posted[0]["ts"], "name": "eyes"}
+    await fake.wait_until(lambda: {**first, "action": "remove"} in fake.reactions)
+    await fake.wait_until(lambda: sum(r["action"] == "add" for r in fake.reactions) == 11)
+    assert [r for r in fake.reactions if r["action"] == "remove"] == [{**first, "action": "remove"}]
 
 
 async def test_assistant_status_where_slack_allows_it(

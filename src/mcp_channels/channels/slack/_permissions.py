@@ -64,8 +64,10 @@ class PermissionPrompts:
         self.log = log
 
     async def relay(self, request: PermissionRequest) -> None:
-        """Prompts go to allowlisted members' DMs only, never to channels, whose members may not approve."""
-        await self.bridge.broadcast_permission(request, self.bridge.store.load().allow_from, self._send)
+        """Prompts go to allowlisted members' DMs only, never to channels, whose members may not approve
+        (a conversation id listed in ``allowFrom`` by mistake is passed over: a prompt shows the tool's input)."""
+        members = [ident for ident in self.bridge.store.load().allow_from if FACTS.user_id_shape.fullmatch(ident)]
+        await self.bridge.broadcast_permission(request, members, self._send)
 
     async def _send(self, user_id: str, request: PermissionRequest) -> None:
         text = permission_prompt_text(request.tool_name)

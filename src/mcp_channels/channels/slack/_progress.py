@@ -24,6 +24,9 @@ from ._web import describe
 
 REACTION: Final = "eyes"
 STATUS: Final = "is thinking…"
+#: Messages marked at once in one conversation: in a busy channel Claude may answer few of them,
+#: and the oldest marks are taken off rather than left on every message.
+MAX_MARKED: Final = 10
 
 
 @dataclass
@@ -51,8 +54,11 @@ class SlackProgress:
             return
         chat_id = incoming.message.chat_id
         mark = Marked(chat_id, incoming.message_id, incoming.meta.get("thread_ts"))
-        self._marked.setdefault(chat_id, []).append(mark)
+        marked = self._marked.setdefault(chat_id, [])
+        marked.append(mark)
         self._calls.put_nowait((True, mark))
+        while len(marked) > MAX_MARKED:
+            self._calls.put_nowait((False, marked.pop(0)))
 
     def stop(self, chat_id: str) -> None:
         for mark in self._marked.pop(chat_id, []):
