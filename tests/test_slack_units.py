@@ -6,14 +6,16 @@ from __future__ import annotations
 import asyncio
 import subprocess
 import sys
+import textwrap
 from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
+import yaml
 from hypothesis import given
 from hypothesis import strategies as st
 
-from fakes.slack_api import FakeSlack
+from fakes.slack_api import SCOPES, FakeSlack
 from helpers import free_port
 from mcp_channels.channels import slack
 from mcp_channels.channels.slack._credentials import save_tokens, token_doubt, token_problem
@@ -251,3 +253,22 @@ async def test_doctor_names_the_receiving_session(fake: FakeSlack, tmp_path: Pat
     assert doctor_checks(env_for(fake, state), online=False)[-1].message == (
         "no session is receiving this Slack app's events right now"
     )
+
+
+def test_the_readme_manifest_grants_what_the_channel_uses() -> None:
+    """The app manifest users paste: the scopes the fake Slack checks, the events the channel handles."""
+    readme = (Path(__file__).resolve().parent.parent / "README.md").read_text(encoding="utf-8")
+    section = readme.split("\n### slack\n", 1)[1]
+    manifest = yaml.safe_load(textwrap.dedent(section.split("```yaml\n", 1)[1].split("```", 1)[0]))
+    assert set(manifest["oauth_config"]["scopes"]["bot"]) == SCOPES
+    settings = manifest["settings"]
+    assert set(settings["event_subscriptions"]["bot_events"]) == {
+        "message.im",
+        "message.channels",
+        "message.groups",
+        "app_mention",
+    }
+    assert settings["socket_mode_enabled"] is True and settings["interactivity"]["is_enabled"] is True
+    assert settings["token_rotation_enabled"] is False
+    assert manifest["features"]["app_home"]["messages_tab_enabled"] is True
+    assert manifest["features"]["app_home"]["messages_tab_read_only_enabled"] is False
