@@ -73,7 +73,6 @@ class SocketReceiver:
         self.log = log
         self.on_event = on_event
         self.on_interactive = on_interactive
-        self.connected = asyncio.Event()
         self._queue: asyncio.Queue[SocketModeRequest] = asyncio.Queue()
         self._in_flight: set[str] = set()
         self._delivered: Recent[str] = Recent()
@@ -169,7 +168,6 @@ class SocketReceiver:
     def _hello(self, data: Mapping[str, Any]) -> None:
         self._hellos += 1
         self.log.info("connected to Slack (Socket Mode)" if self._hellos == 1 else "reconnected to Slack (Socket Mode)")
-        self.connected.set()
         count = data.get("num_connections")
         if isinstance(count, int) and count > 1:
             self.log.warning(
