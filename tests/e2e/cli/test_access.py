@@ -7,27 +7,16 @@ import os
 import stat
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.processes import PYTHON
+from support.processes import PYTHON, Finished
 
 NOW_MS = 1_700_000_000_000
 TG_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 DC_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB"
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 @pytest.fixture
@@ -40,11 +29,11 @@ def cli(tmp_path: Path):
         for name in ("telegram", "discord", "imessage", "webhook", "slack")
     }
 
-    def run(*args: str, **env: str) -> Run:
+    def run(*args: str, **env: str) -> Finished:
         done = subprocess.run(
             [PYTHON, "-m", "mcp_channels", *args], env={**base, **env}, capture_output=True, text=True, timeout=30
         )
-        return Run(done.returncode, done.stdout, done.stderr)
+        return Finished(done.returncode, done.stdout, done.stderr)
 
     return run
 
