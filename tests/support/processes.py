@@ -15,11 +15,24 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 PYTHON = sys.executable
 DEFAULT_TIMEOUT = 15.0
+
+
+@dataclass
+class Finished:
+    """A command that has run: its exit status and what it printed."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
 
 
 def free_port() -> int:

@@ -153,9 +153,9 @@ async def test_without_a_channel_it_checks_the_common_ground(machine: Machine) -
 
 
 async def test_an_unknown_channel_is_a_usage_error(machine: Machine) -> None:
-    result = await machine.run("slack", json_output=False)
+    result = await machine.run("matrix", json_output=False)
     assert result.returncode == 2
-    assert "invalid choice: 'slack'" in result.stderr
+    assert "invalid choice: 'matrix'" in result.stderr
 
 
 # --------------------------------------------------------------------------- tokens, state, access

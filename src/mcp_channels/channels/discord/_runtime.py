@@ -41,7 +41,7 @@ class DiscordRuntime:
         self.client = DiscordClient(self.incoming.put_nowait, channel.log)
         platform = DiscordPlatform(self.client)
         typing = TypingIndicator(platform.send_typing, every=TYPING_REFRESH)
-        self.bridge = ChatBridge(channel, store, platform, typing=typing)
+        self.bridge = ChatBridge(channel, store, platform, progress=typing)
         sent = RecentlySent()
         dm_users: dict[str, str] = {}
         self.reader = InboundReader(self.client, sent, dm_users, channel.log)

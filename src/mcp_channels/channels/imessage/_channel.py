@@ -32,7 +32,7 @@ from ._chatdb import (
     STYLE_GROUP,
     ChatDb,
     MessageRow,
-    iso_timestamp,
+    epoch_ms_iso,
     normalise_address,
 )
 from ._echo import ATTACHMENT_KEY, EchoFilter
@@ -84,7 +84,7 @@ class MessagesApp:
     """The platform side for :class:`ChatBridge`: sends through osascript and remembers them as echoes.
 
     iMessage has no tapbacks or typing indicator through AppleScript: a "reaction" (the ✅/❌
-    answering a permission verdict) is sent as a message of its own, and typing does nothing.
+    answering a permission verdict) is sent as a message of its own, and it shows no progress.
     """
 
     def __init__(self, osascript: Osascript, echoes: EchoFilter) -> None:
@@ -102,9 +102,6 @@ class MessagesApp:
 
     async def react(self, chat_id: str, message_id: str, emoji: str) -> None:
         await self.send_text(chat_id, emoji)
-
-    async def send_typing(self, chat_id: str) -> None:
-        return None
 
 
 class IMessageChannel:
@@ -184,7 +181,7 @@ class IMessageChannel:
         is_self_chat = not is_group and row.service == "iMessage" and sender.lower() in self.self_addresses
         if is_self_chat and self.echoes.consume(row.chat_guid, text or ATTACHMENT_KEY):
             return
-        meta = {"chat_id": row.chat_guid, "message_id": row.guid, "user": sender, "ts": iso_timestamp(row.epoch_ms)}
+        meta = {"chat_id": row.chat_guid, "message_id": row.guid, "user": sender, "ts": epoch_ms_iso(row.epoch_ms)}
         content = text
         if row.has_attachments:
             attached = await self._attachment_meta(row.rowid)
