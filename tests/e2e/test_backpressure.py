@@ -19,7 +19,7 @@ import pytest
 from fakes.telegram_api import FakeTelegram
 from fakes.telegram_session import ALICE, fake, write_access
 from support import SAMPLES
-from support.processes import DEFAULT_TIMEOUT, PYTHON, free_port, http_request, server_command
+from support.processes import DEFAULT_TIMEOUT, DIRECT_SPAWN_ENV, PYTHON, free_port, http_request, server_command
 
 __all__ = ["fake"]  # fixtures
 
@@ -41,7 +41,7 @@ class PipedServer:
 
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         self.argv = argv
-        self.env = {**os.environ, **env}
+        self.env = {**os.environ, **DIRECT_SPAWN_ENV, **env}
         self.proc: asyncio.subprocess.Process | None = None
         self.messages: list[dict[str, Any]] = []
         self.stderr = bytearray()

@@ -174,9 +174,25 @@ class Fakechat:
 
     # ------------------------------------------------------------------ from Claude
 
+    def _check_page_served_here(self) -> None:
+        """:class:`ToolError` in a session that does not deliver fakechat's events.
+
+        Such a session does not serve the page (the one that delivers does, on the same port),
+        and fakechat has no platform but the page: a reply would be shown to nobody, so the tool
+        says so instead of answering "sent".
+        """
+        delivery = self.channel.delivery
+        if not delivery.session_delivers:
+            raise ToolError(
+                f"this session does not serve the fakechat page ({delivery.session_reason}): the Claude Code "
+                f"session started with the channel flag naming fakechat serves {self.settings.url}, and only "
+                "its replies appear there"
+            )
+
     async def reply(self, text: str, reply_to: str | None = None, files: list[str] | None = None) -> str:
         """The ``reply`` tool: every file is checked first (the shared outbound guards: it exists, is a
         regular file of at most 50 MB, is not channel state), then copied to the outbox and offered."""
+        self._check_page_served_here()
         _checked_reply_text(text)
         attachments = []
         if files:
@@ -204,6 +220,7 @@ class Fakechat:
 
     async def edit(self, message_id: str, text: str) -> str:
         """The ``edit_message`` tool: only Claude's own messages of this session can change."""
+        self._check_page_served_here()
         entry = self.conversation.get(message_id)
         if entry is None or entry.get("type") != "msg":
             raise ToolError(
