@@ -16,9 +16,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from fakes.discord_api import FakeDiscord
 from fakes.telegram_api import FakeTelegram
 from fakes.telegram_session import ALICE, fake, write_access
 from support import SAMPLES
+from support.imessage import ChatDbBuilder, OsascriptRecorder
 from support.processes import DEFAULT_TIMEOUT, DIRECT_SPAWN_ENV, PYTHON, free_port, http_request, server_command
 
 __all__ = ["fake"]  # fixtures
@@ -288,3 +290,69 @@ async def test_telegram_leaves_an_update_unconfirmed_when_the_host_has_gone(fake
         assert await server.stop() == 0
     assert pending == ["nobody is listening"]
     assert [u["message"]["text"] for u in fake.updates] == ["nobody is listening"]  # still not confirmed
+
+
+async def test_discord_stops_taking_messages_with_one_line_when_the_host_has_gone(tmp_path: Path) -> None:
+    """Not one traceback per message until the process exits: one line, and the gateway is closed."""
+    fake = await FakeDiscord().start()
+    guild = fake.add_guild("test server")
+    carol = fake.add_user("carol")
+    fake.add_member(guild, carol)
+    lounge = fake.add_text_channel(guild, "lounge")
+    state = tmp_path / "state"
+    state.mkdir()
+    access = {"dmPolicy": "allowlist", "allowFrom": [], "groups": {lounge["id"]: {"requireMention": False}}}
+    (state / "access.json").write_text(json.dumps(access))
+    env = {"DISCORD_BOT_TOKEN": fake.token, "DISCORD_API_BASE": fake.api_base, "DISCORD_STATE_DIR": str(state)}
+    server = await PipedServer(server_command("discord"), env).start()
+    try:
+        await server.handshake()
+        await fake.wait_gateway("identify")
+        fake.post(lounge, carol, "delivered")
+        await server.wait(lambda: any(e["content"] == "delivered" for e in server.events()))
+        server.close_stdout()
+        await server.wait_stderr("stdout is closed")
+        for n in range(3):
+            fake.post(lounge, carol, f"nobody is listening {n}")
+        await server.wait_stderr("Claude Code has gone away: closed the gateway")
+        await fake.wait_gateway("disconnect")
+    finally:
+        assert await server.stop() == 0
+        await fake.close()
+    log = server.stderr.decode()
+    assert log.count("Claude Code has gone away") == 1
+    assert "could not be handled" not in log and "Traceback" not in log
+
+
+async def test_imessage_stops_watching_with_one_line_when_the_host_has_gone(tmp_path: Path) -> None:
+    db = ChatDbBuilder(tmp_path / "chat.db")
+    db.chat("iMessage;-;+15551230001", ["+15551230001"])
+    osascript = await OsascriptRecorder(tmp_path).start()
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "access.json").write_text(json.dumps({"dmPolicy": "allowlist", "allowFrom": ["+15551230001"]}))
+    env = {
+        "IMESSAGE_DB_PATH": str(db.path),
+        "IMESSAGE_STATE_DIR": str(state),
+        "IMESSAGE_POLL_INTERVAL": "0.05",
+        "HOME": str(tmp_path),
+        **osascript.env(),
+    }
+    server = await PipedServer(server_command("imessage"), env).start()
+    try:
+        await server.handshake()
+        await server.wait_stderr("watching chat.db")
+        db.message("iMessage;-;+15551230001", "+15551230001", "delivered")
+        await server.wait(lambda: any(e["content"] == "delivered" for e in server.events()))
+        server.close_stdout()
+        await server.wait_stderr("stdout is closed")
+        for n in range(3):
+            db.message("iMessage;-;+15551230001", "+15551230001", f"nobody is listening {n}")
+        await server.wait_stderr("Claude Code has gone away: stopped watching chat.db")
+    finally:
+        assert await server.stop() == 0
+        await osascript.stop()
+        db.close()
+    log = server.stderr.decode()
+    assert log.count("Claude Code has gone away") == 1
+    assert "could not be handled" not in log and "Traceback" not in log

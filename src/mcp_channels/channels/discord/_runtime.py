@@ -15,6 +15,7 @@ import discord
 
 from ...access import AccessStore
 from ...channel import Channel
+from ...errors import HostDisconnected
 from ...messaging import ChatBridge, TypingIndicator
 from ._client import DiscordClient, use_api
 from ._inbound import InboundReader, RecentlySent
@@ -59,10 +60,18 @@ class DiscordRuntime:
         await self.client.open_gateway()
 
     async def deliver(self) -> None:
+        """Hand each message to Claude, until Claude Code goes away: the gateway is closed then,
+        with one line in the log, rather than one traceback per message until the process exits."""
         while True:
             message = await self.incoming.get()
             try:
                 await self.bridge.receive(await self.reader.read(message))
+            except HostDisconnected:
+                self.channel.log.warning(
+                    "Claude Code has gone away: closed the gateway; later messages stay in Discord's history"
+                )
+                await self.client.close()
+                return
             except Exception:
                 self.channel.log.exception("inbound message %s could not be handled", message.id)
 
