@@ -20,6 +20,7 @@ from fakes.discord_api import FakeDiscord
 from fakes.telegram_api import FakeTelegram
 from fakes.telegram_session import ALICE, fake, write_access
 from support import SAMPLES
+from support.fakechat import multipart
 from support.imessage import ChatDbBuilder, OsascriptRecorder
 from support.processes import DEFAULT_TIMEOUT, DIRECT_SPAWN_ENV, PYTHON, free_port, http_request, server_command
 
@@ -356,3 +357,36 @@ async def test_imessage_stops_watching_with_one_line_when_the_host_has_gone(tmp_
     log = server.stderr.decode()
     assert log.count("Claude Code has gone away") == 1
     assert "could not be handled" not in log and "Traceback" not in log
+
+
+async def test_fakechat_keeps_no_upload_whose_message_was_refused(tmp_path: Path) -> None:
+    """Refused with the queue full, then with the host gone: neither file stays in ``inbox/``."""
+    port = free_port()
+    env = {"FAKECHAT_PORT": str(port), "FAKECHAT_STATE_DIR": str(tmp_path), "MCP_CHANNELS_QUEUE_EVENTS": "1"}
+    server = await PipedServer(server_command("fakechat"), env).start()
+    inbox = tmp_path / "inbox"
+
+    async def send_file(message_id: str) -> tuple[int, bytes]:
+        body = multipart({"id": message_id, "text": "see attached"}, ("report.txt", b"the report"))
+        headers = {"Content-Type": "multipart/form-data; boundary=fcboundary"}
+        status, _, answer = await http_request(port, "POST", "/upload", body, headers)
+        return status, answer
+
+    try:
+        await server.initialize()  # not ready: one message is held, the next refused
+        await server.wait_stderr("chat page at")
+        assert (await send_file("u-held"))[0] == 204
+        (kept,) = list(inbox.iterdir())
+        status, answer = await send_file("u-full")
+        assert status == 400 and b"not delivered" in answer
+        assert list(inbox.iterdir()) == [kept]
+        await server.handshake(initialized=True)
+        await server.wait(lambda: len(server.events()) == 1)
+        assert server.events()[0]["meta"]["file_path"] == str(kept)
+        server.close_stdout()
+        await server.wait_stderr("stdout is closed")
+        status, answer = await send_file("u-gone")
+        assert status == 400 and b"not delivered" in answer
+        assert list(inbox.iterdir()) == [kept]
+    finally:
+        await server.stop()

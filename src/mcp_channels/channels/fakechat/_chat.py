@@ -46,6 +46,8 @@ class Upload(Protocol):
 
     def discard(self) -> None: ...
 
+    def withdraw(self) -> None: ...
+
 
 def _checked_text(client_id: Any, text: Any, upload: Upload | None) -> str:
     """The message text, stripped; :class:`Refused` when the frame or form is unusable."""
@@ -132,6 +134,8 @@ class Fakechat:
         try:
             delivered = self.channel.enqueue(content, **meta)
         except (EventQueueFull, HostDisconnected) as exc:
+            if upload is not None:
+                upload.withdraw()  # the message is refused whole: its file must not stay in inbox/
             raise Refused(f"not delivered, Claude Code is not taking messages now: {exc}") from None
         entry["status"] = "delivered" if delivered.done() else "waiting"
         self.conversation.add(entry)
