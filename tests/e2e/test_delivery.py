@@ -384,6 +384,8 @@ async def test_doctor_lists_running_servers_and_whether_their_session_delivers(
         (good_server,) = psutil.Process(delivering.proc.pid).children()
         (bad_server,) = psutil.Process(dropped.proc.pid).children()  # the launcher exec'd the server
         report = await doctor(home, "webhook")
+        await delivering.stop()
+        alone = await doctor(home, "webhook")
     finally:
         await delivering.stop()
         await dropped.stop()
@@ -395,11 +397,25 @@ async def test_doctor_lists_running_servers_and_whether_their_session_delivers(
         f"registered from development entry server:webhook; session command line: {PYTHON} {channel_session[0]} "
         f"{DEV} server:webhook"
     )
-    bad = by_pid[str(bad_server.pid)]
-    assert bad["status"] == "warn"
-    assert bad["message"] == (
-        f"pid {bad_server.pid} webhook as plugin:webhook:webhook: not delivering, its events are dropped — "
-        f"Claude Code (pid {dropped.proc.pid}): server plugin:webhook:webhook not in --channels list for this "
-        f"session; session command line: {' '.join(plain_session)}"
-    )
-    assert bad["fix"] == f"quit that session, or start it with: claude {DEV} plugin:webhook@mcp-channels"
+    tools_only = {
+        "check": "sessions",
+        "status": "ok",
+        "message": (
+            f"pid {bad_server.pid} webhook as plugin:webhook:webhook: tools only (its session drops the channel's "
+            "events, so it receives nothing and holds no port, bot or gateway) — "
+            f"Claude Code (pid {dropped.proc.pid}): server plugin:webhook:webhook not in --channels list for this "
+            f"session; session command line: {' '.join(plain_session)}"
+        ),
+        "fix": None,
+    }
+    assert by_pid[str(bad_server.pid)] == tools_only
+    assert len(sessions(report)) == 2  # one session receives: nothing to warn about
+    assert sessions(alone) == [
+        tools_only,
+        {
+            "check": "sessions",
+            "status": "warn",
+            "message": "no running session receives webhook's messages: its 1 server(s) serve tools only",
+            "fix": f"start a session with the channel: claude {DEV} plugin:webhook@mcp-channels",
+        },
+    ]
