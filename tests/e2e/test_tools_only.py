@@ -256,6 +256,13 @@ async def test_a_channel_session_started_first_keeps_the_fakechat_page(tmp_path:
 # --------------------------------------------------------------------------- telegram
 
 
+def plain_telegram(fake: FakeTelegram, state: Path, workdir: Path) -> TelegramSession:
+    """A Telegram session whose host has no channel flag (the same config as a channel session's)."""
+    plain = TelegramSession(fake, state, workdir)
+    plain.host = HostProcess(plain.host.args[:2])  # --mcp-config <file>, without the flag after it
+    return plain
+
+
 def telegram_calls(fake: FakeTelegram, *methods: str) -> list[str]:
     return [method for method, _ in fake.calls if method in methods]
 
@@ -267,7 +274,7 @@ async def test_telegram_without_the_flag_polls_nothing_and_a_channel_session_sta
     carol = fake.user(333, "carol")
     state = tmp_path / "state"
     write_access(state, allowFrom=[str(ALICE)])
-    plain = await TelegramSession(fake, state, tmp_path / "plain", flags=()).start(receiving=False)
+    plain = await plain_telegram(fake, state, tmp_path / "plain").start(receiving=False)
     channel = None
     try:
         await plain.host.wait_stderr(tools_only_line(plain.host, "telegram"))
@@ -314,7 +321,7 @@ async def test_a_telegram_channel_session_started_first_keeps_the_bot(fake: Fake
         receiver = poller_lock_status(state, fake.token)
         fake.send_text(alice, "first")
         await channel.event("first")
-        plain = await TelegramSession(fake, state, tmp_path / "plain", flags=()).start(receiving=False)
+        plain = await plain_telegram(fake, state, tmp_path / "plain").start(receiving=False)
         await plain.host.wait_stderr(tools_only_line(plain.host, "telegram"))
         assert "sent (id:" in await plain.ok("reply", chat_id=str(ALICE), text="a tool call from the plain session")
         fake.send_text(alice, "second")

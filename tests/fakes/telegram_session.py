@@ -8,7 +8,7 @@ over real stdio), with ``TELEGRAM_API_BASE`` pointing python-telegram-bot at
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -26,20 +26,10 @@ def write_access(state: Path, **fields: Any) -> None:
     (state / "access.json").write_text(json.dumps(access, indent=2) + "\n")
 
 
-#: The host's flags for a session that delivers the channel's events.
-DELIVERING = ("--dangerously-load-development-channels", "server:telegram")
-
-
 class TelegramSession:
-    """One host with the telegram channel; :meth:`stop` also checks the token never reached a log.
+    """One host with the telegram channel; :meth:`stop` also checks the token never reached a log."""
 
-    ``flags`` are the host's channel flags: by default the session delivers the channel's events;
-    ``flags=()`` is a session started without them, where the channel serves its tools only.
-    """
-
-    def __init__(
-        self, fake: FakeTelegram, state: Path, workdir: Path, *, flags: Sequence[str] = DELIVERING, **env: str
-    ) -> None:
+    def __init__(self, fake: FakeTelegram, state: Path, workdir: Path, **env: str) -> None:
         self.fake = fake
         self.state = state
         self.env = {
@@ -52,7 +42,9 @@ class TelegramSession:
         }
         workdir.mkdir(parents=True, exist_ok=True)
         config = write_mcp_config(workdir, channel_config("telegram", env=self.env))
-        self.host = HostProcess(["--mcp-config", str(config), *flags])
+        self.host = HostProcess(
+            ["--mcp-config", str(config), "--dangerously-load-development-channels", "server:telegram"]
+        )
 
     async def start(self, *, receiving: bool = True) -> TelegramSession:
         await self.host.start()

@@ -22,12 +22,6 @@ PYTHON = sys.executable
 DEFAULT_TIMEOUT = 15.0
 
 
-#: The environment of a server a test spawns itself: the test is its host, and it delivers. A
-#: server otherwise looks for a Claude Code session among its parents, and a suite run from a
-#: Claude Code session's shell would find that one. A test of the detection says ``auto``.
-DIRECT_SPAWN_ENV = {"MCP_CHANNELS_DELIVERY": "deliver"}
-
-
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -183,6 +177,12 @@ class HostProcess:
             with contextlib.suppress(asyncio.CancelledError, Exception):
                 await asyncio.wait_for(reader, 5)
         return proc.returncode
+
+
+#: The environment of a server a test spawns itself: the test is its host, and it delivers. A
+#: server otherwise looks for a Claude Code session among its parents, and a suite run from a
+#: Claude Code session's shell would find that one. A test of the detection says ``auto``.
+DIRECT_SPAWN_ENV = {"MCP_CHANNELS_DELIVERY": "deliver"}
 
 
 class RawServer:
