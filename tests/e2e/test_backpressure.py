@@ -16,10 +16,10 @@ from typing import Any
 import aiohttp
 import pytest
 
-from fakes.discord_api import FakeDiscord
 from fakes.telegram_api import FakeTelegram
 from fakes.telegram_session import ALICE, fake, write_access
 from support import SAMPLES
+from support.discord import open_channel
 from support.fakechat import multipart
 from support.imessage import ChatDbBuilder, OsascriptRecorder
 from support.processes import DEFAULT_TIMEOUT, DIRECT_SPAWN_ENV, PYTHON, free_port, http_request, server_command
@@ -295,17 +295,9 @@ async def test_telegram_leaves_an_update_unconfirmed_when_the_host_has_gone(fake
 
 async def test_discord_stops_taking_messages_with_one_line_when_the_host_has_gone(tmp_path: Path) -> None:
     """Not one traceback per message until the process exits: one line, and the gateway is closed."""
-    fake = await FakeDiscord().start()
-    guild = fake.add_guild("test server")
-    carol = fake.add_user("carol")
-    fake.add_member(guild, carol)
-    lounge = fake.add_text_channel(guild, "lounge")
-    state = tmp_path / "state"
-    state.mkdir()
-    access = {"dmPolicy": "allowlist", "allowFrom": [], "groups": {lounge["id"]: {"requireMention": False}}}
-    (state / "access.json").write_text(json.dumps(access))
-    env = {"DISCORD_BOT_TOKEN": fake.token, "DISCORD_API_BASE": fake.api_base, "DISCORD_STATE_DIR": str(state)}
-    server = await PipedServer(server_command("discord"), env).start()
+    discord = await open_channel(tmp_path / "state")
+    fake, carol, lounge = discord.fake, discord.member, discord.channel
+    server = await PipedServer(server_command("discord"), discord.env).start()
     try:
         await server.handshake()
         await fake.wait_gateway("identify")

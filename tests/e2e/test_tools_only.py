@@ -18,11 +18,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from fakes.discord_api import FakeDiscord
 from fakes.telegram_api import FakeTelegram
 from fakes.telegram_session import ALICE, TelegramSession, fake, write_access
 from mcp_channels.access import AccessStore, approve_pairing
 from mcp_channels.channels.telegram._poller_lock import poller_lock_status
+from support.discord import open_channel
 from support.processes import HostProcess, channel_config, free_port, http_request, write_mcp_config
 
 __all__ = ["fake"]  # fixture
@@ -339,17 +339,9 @@ async def test_a_telegram_channel_session_started_first_keeps_the_bot(fake: Fake
 
 
 async def test_discords_tools_work_without_the_gateway_in_a_session_without_the_flag(tmp_path: Path) -> None:
-    fake = await FakeDiscord().start()
-    guild = fake.add_guild("test server")
-    carol = fake.add_user("carol")
-    fake.add_member(guild, carol)
-    lounge = fake.add_text_channel(guild, "lounge")
-    state = tmp_path / "state"
-    state.mkdir()
-    access = {"dmPolicy": "allowlist", "allowFrom": [], "groups": {lounge["id"]: {"requireMention": False}}}
-    (state / "access.json").write_text(json.dumps(access))
-    env = {"DISCORD_BOT_TOKEN": fake.token, "DISCORD_API_BASE": fake.api_base, "DISCORD_STATE_DIR": str(state)}
-    host = await session(tmp_path / "plain", "discord", env)
+    discord = await open_channel(tmp_path / "state")
+    fake, carol, lounge = discord.fake, discord.member, discord.channel
+    host = await session(tmp_path / "plain", "discord", discord.env)
     try:
         await host.wait_stderr(tools_only_line(host, "discord"))
         theirs = fake.post(lounge, carol, "a question")
