@@ -442,7 +442,15 @@ class DeferredRuntime(Generic[R]):
         self._make = make
         self._value: R | None = None
         self._settled = asyncio.Event()
+        self._start: Callable[[R], Awaitable[None]] | None = None
         channel.task(self.load_platform, inbound=False)
+
+    def start_with(self, start: Callable[[R], Awaitable[None]]) -> None:
+        """Await ``start(runtime)`` once it is made, before any tool or task uses it: what the tools
+        need before they can work, such as a login. A session that does not deliver the channel's
+        events runs it too (it is part of the tool-support task); if it fails, the server exits 1
+        with the error, as when making the runtime fails."""
+        self._start = start
 
     async def load_platform(self) -> None:
         """The task that imports the platform library and makes the runtime."""
@@ -459,6 +467,12 @@ class DeferredRuntime(Generic[R]):
                     f"pip install 'mcp-channels[{self.extra}]'"
                 ) from None
             self._value = self._make()
+            if self._start is not None:
+                try:
+                    await self._start(self._value)
+                except BaseException:
+                    self._value = None  # tools waiting for it get a ToolError, not a half-made runtime
+                    raise
         finally:
             self._settled.set()
 

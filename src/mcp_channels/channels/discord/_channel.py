@@ -53,6 +53,8 @@ def build(environ: Mapping[str, str] | None = None) -> Channel:
     runtime.task("connect", lambda connection: connection.connect(), inbound=True)
     runtime.task("deliver", lambda connection: connection.deliver(), inbound=True)
     runtime.task("greet_approved", lambda connection: connection.greet_approved(), inbound=True)
+    # Logging in is REST only, all the tools need; the gateway ("connect") is the inbound side.
+    runtime.start_with(lambda connection: connection.log_in())
     channel.on_permission_request(runtime.delegate(lambda connection: connection.prompts.relay))
     return channel
 

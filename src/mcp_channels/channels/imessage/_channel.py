@@ -21,7 +21,7 @@ from typing import Any, Final, TypeVar
 from ..._schema import integer, object_schema, string
 from ...access import Access, AccessStore, InboundMessage
 from ...channel import Channel, PermissionRequest
-from ...errors import ToolError
+from ...errors import HostDisconnected, ToolError
 from ...messaging import ChatBridge, Incoming, reply_schema
 from ...outbound import MB, assert_chat_allowed, check_files
 from ...settings import environ_or_os
@@ -131,11 +131,16 @@ class IMessageChannel:
     # ------------------------------------------------------------------ inbound
 
     async def poll_forever(self) -> None:
+        """Poll until Claude Code goes away; then stop, with one line in the log rather than one
+        traceback per message until the process exits."""
         self.log.info("self-chat addresses: %s", ", ".join(sorted(self.self_addresses)) or "(none)")
         self.log.info("watching chat.db (watermark=%d)", self.watermark)
-        while True:
-            await self.poll()
-            await asyncio.sleep(self.settings.poll_interval)
+        try:
+            while True:
+                await self.poll()
+                await asyncio.sleep(self.settings.poll_interval)
+        except HostDisconnected:
+            self.log.warning("Claude Code has gone away: stopped watching chat.db; later messages stay there")
 
     async def poll(self) -> None:
         """Handle every row added since the last poll; a failed query is logged and retried next time."""
@@ -154,6 +159,8 @@ class IMessageChannel:
                 self.watermark = row.rowid
                 try:
                     await self.handle(row)
+                except HostDisconnected:
+                    raise
                 except Exception:
                     self.log.exception("message %s could not be handled", row.guid)
             if len(rows) < POLL_BATCH:
