@@ -17,7 +17,7 @@ if [ ! -x .venv/bin/python ]; then
 fi
 
 extras=""
-[ "$want" = "test" ] && extras="test,telegram,discord"
+[ "$want" = "test" ] && extras="test,telegram,discord,slack"
 stamp=".venv/.installed-$want"
 digest="$(cat pyproject.toml | sha256sum | cut -c1-16)"
 if [ "$(cat "$stamp" 2>/dev/null)" != "$digest" ]; then

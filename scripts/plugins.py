@@ -82,11 +82,20 @@ def _skills_line(channel: ChannelFacts) -> str:
 
 
 def skill_values(channel: ChannelFacts) -> dict[str, str]:
-    """What the skill templates say about the channel, from its facts: token, settings, lockdown."""
+    """What the skill templates say about the channel, from its facts: tokens, settings, lockdown.
+
+    A channel with several tokens names the arguments of its ``configure`` in its plugin values
+    (``token_arguments``: placeholders, one per token, such as ``<xoxb-…> <xapp-…>``).
+    """
     values = dict(channel.plugin.values)
     for token in channel.tokens[:1]:
         if token.example:
             values["token_hint"] = f"{token.source} and looks like `{token.example}`"
+    values["token_list"] = "\n".join(
+        f"- `{token.variable}`, the {token.kind}: {token.source}, like `{token.example}`" for token in channel.tokens
+    )
+    if "token_arguments" in values:
+        values["quoted_token_arguments"] = " ".join(f"'{argument}'" for argument in values["token_arguments"].split())
     access = channel.access
     if access is not None:
         values["settable"] = ", ".join(f"`{key}`" for key in access.settable or ALL_SETTINGS)
@@ -136,6 +145,12 @@ def plugin_files(channel: ChannelFacts, version: str) -> dict[str, str]:
     return files
 
 
+def _titles() -> str:
+    """Every channel's title, as a sentence lists them: "Fakechat, Webhook and Telegram"."""
+    titles = [channel.title for channel in all_facts()]
+    return f"{', '.join(titles[:-1])} and {titles[-1]}"
+
+
 def marketplace(version: str) -> str:
     entries = [
         {
@@ -154,7 +169,7 @@ def marketplace(version: str) -> str:
             "name": MARKETPLACE,
             "owner": AUTHOR,
             "metadata": {
-                "description": "Claude Code channels in Python: webhook, fakechat, Telegram, Discord and iMessage.",
+                "description": f"Claude Code channels in Python: {_titles()}.",
                 "version": version,
             },
             "plugins": entries,

@@ -143,6 +143,24 @@ def _marketplace_from_data_dir(plugin: str, env: Mapping[str, str]) -> str | Non
     return folder[len(prefix) :] if folder.startswith(prefix) and len(folder) > len(prefix) else None
 
 
+def name_hint(identity: ServerIdentity, delivery: Delivery, environ: Mapping[str, str] | None = None) -> str:
+    """What a server skipped by a session that names other manual entries (``server:...``) should
+    add to its log line when it never said its own name: it may be one of them under another key.
+
+    Empty in every other case: a plugin knows its name, and a session without such entries
+    names no server this one could be.
+    """
+    env = os.environ if environ is None else environ
+    if delivery.state != NOT_DELIVERING or identity.plugin is not None or env.get(SERVER_NAME_VAR):
+        return ""
+    if not any(word.startswith("server:") for word in delivery.host_argv or ()):
+        return ""
+    return (
+        f"this server takes itself to be {identity.name!r} in the MCP config: if its key there differs, "
+        f"give it with serve --name <key> or {SERVER_NAME_VAR}=<key>"
+    )
+
+
 def default_managed_settings() -> Path:
     """Where Claude Code reads managed settings on this system."""
     if sys.platform == "darwin":
@@ -373,4 +391,5 @@ __all__ = [
     "find_session",
     "host_arguments",
     "identify_server",
+    "name_hint",
 ]

@@ -174,13 +174,23 @@ class ManagedSettings:
         """The settings in ``path`` (``None``: none); OSError or ValueError when unreadable."""
         if path is None:
             return cls()
-        data = json.loads(path.read_text(encoding="utf-8"))
+        data = read_json_file(path)
         if not isinstance(data, dict):
             raise ValueError(f"{path}: managed settings must be a JSON object")
         allowed = data.get("allowedChannelPlugins")
         return cls(
             present=True, channels_enabled=data.get("channelsEnabled") is True, allowed_plugins=_allowlist(allowed)
         )
+
+
+def read_json_file(path: Path) -> Any:
+    """The JSON document in ``path``; OSError when it cannot be read, ValueError when it is not JSON,
+    including JSON nested deeper than the parser goes (which raises RecursionError, not ValueError)."""
+    text = path.read_text(encoding="utf-8")
+    try:
+        return json.loads(text)
+    except RecursionError:
+        raise ValueError("not readable: JSON nested deeper than the parser goes") from None
 
 
 def _allowlist(raw: Any) -> frozenset[tuple[str, str]] | None:
@@ -211,7 +221,7 @@ def marketplace_of_folder(root: Path) -> str:
         manifest = parent / ".claude-plugin" / "marketplace.json"
         if manifest.is_file():
             try:
-                data = json.loads(manifest.read_text(encoding="utf-8"))
+                data = read_json_file(manifest)
             except (OSError, ValueError) as exc:
                 raise ValueError(f"{manifest}: {exc}") from None
             if isinstance(data, dict) and isinstance(data.get("name"), str):
@@ -325,5 +335,6 @@ __all__ = [
     "marketplace_of_folder",
     "parse_entries",
     "read_claude_flags",
+    "read_json_file",
     "third_party_provider",
 ]

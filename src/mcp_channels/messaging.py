@@ -1,9 +1,9 @@
-"""What every two-way chat channel (Telegram, Discord, iMessage) does the same way, written once.
+"""What every two-way chat channel (Telegram, Discord, iMessage, Slack) does the same way, written once.
 
-A chat channel supplies a :class:`ChatPlatform` (send a text, react, show "typing") and describes
-each incoming message; :class:`ChatBridge` runs the shared inbound path in the official order:
-gate (pairing replies included), permission-verdict interception, typing indicator, acknowledgement
-reaction, then the event for Claude. It also owns the pairing hand-off ("Paired! Say hi to
+A chat channel supplies a :class:`ChatPlatform` (send a text, react), a :class:`Progress` (show
+that Claude is at work: "typing…") and describes each incoming message; :class:`ChatBridge` runs
+the shared inbound path in the official order: gate (pairing replies included), permission-verdict
+interception, progress, acknowledgement reaction, then the event for Claude. It also owns the pairing hand-off ("Paired! Say hi to
 Claude."), the texts and button protocol of permission prompts, and the ``reply`` bookkeeping
 (which chunks thread under ``reply_to``, the ``sent (id: …)`` summaries and partial-failure errors).
 :class:`DeferredRuntime` lets a channel answer ``initialize`` before its platform library is imported.
@@ -18,6 +18,7 @@ import json
 import logging
 import os
 import re
+import sys
 import time
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable, Iterable, Mapping
@@ -36,7 +37,7 @@ from .access import (
     watch_approvals,
 )
 from .channel import Channel, PermissionRequest
-from .errors import ToolError
+from .errors import ConfigurationError, ToolError
 from .text import fit, text_length
 
 #: Button payloads of permission prompts: ``perm:<allow|deny|more>:<request id>``.
@@ -62,7 +63,18 @@ class ChatPlatform(Protocol):
 
     async def react(self, chat_id: str, message_id: str, emoji: str) -> None: ...
 
-    async def send_typing(self, chat_id: str) -> None: ...
+
+class Progress(Protocol):
+    """Shows a sender that Claude is working on their message, until it replies in that chat.
+
+    "typing…" where the platform has it (:class:`TypingIndicator`); Slack, which gives bots no
+    typing indicator, puts a reaction on the message instead. Both calls return at once: showing
+    progress is cosmetic and never delays a message or a reply.
+    """
+
+    def start(self, incoming: Incoming) -> None: ...
+
+    def stop(self, chat_id: str) -> None: ...
 
 
 # --------------------------------------------------------------------------- permission prompts
@@ -221,7 +233,8 @@ class TypingIndicator:
         self._limit = limit
         self._tasks: dict[str, asyncio.Task[None]] = {}
 
-    def start(self, chat_id: str) -> None:
+    def start(self, incoming: Incoming) -> None:
+        chat_id = incoming.message.chat_id
         self.stop(chat_id)
         self._tasks[chat_id] = asyncio.get_running_loop().create_task(self._keep(chat_id))
 
@@ -252,6 +265,7 @@ class ChatBridge:
     gate delivers (the official Telegram/Discord behaviour); iMessage narrows it to self-chat.
     ``ack_reactions=False`` ignores ``ackReaction`` for a platform that cannot react to a message
     (iMessage: a "reaction" there is a separate text, fine for a verdict, noise for every message).
+    ``progress`` shows that Claude is at work on each delivered message (typing…), until a reply.
     """
 
     def __init__(
@@ -260,13 +274,13 @@ class ChatBridge:
         store: AccessStore,
         platform: ChatPlatform,
         *,
-        typing: TypingIndicator | None = None,
+        progress: Progress | None = None,
         ack_reactions: bool = True,
     ) -> None:
         self.channel = channel
         self.store = store
         self.platform = platform
-        self.typing = typing
+        self.progress = progress
         self.ack_reactions = ack_reactions
         self.permissions = PermissionBook()
 
@@ -317,8 +331,8 @@ class ChatBridge:
                         self.platform.react(chat_id, incoming.message_id, VERDICT_EMOJI[verdict[1]]), "verdict reaction"
                     )
                 return result
-        if self.typing is not None:
-            self.typing.start(chat_id)
+        if self.progress is not None:
+            self.progress.start(incoming)
         ack = self.store.load().ack_reaction if self.ack_reactions else None
         if ack and incoming.message_id is not None:
             await self._quietly(self.platform.react(chat_id, incoming.message_id, ack), "ack reaction")
@@ -378,9 +392,9 @@ class ChatBridge:
         return ButtonAnswer(toast=VERDICT_LABEL[allow], text=outcome)
 
     def replied(self, chat_id: str) -> None:
-        """A reply went out: stop the typing indicator for that chat."""
-        if self.typing is not None:
-            self.typing.stop(chat_id)
+        """A reply went out: stop showing progress in that chat."""
+        if self.progress is not None:
+            self.progress.stop(chat_id)
 
     async def watch_approvals(
         self, chat_for: Callable[[str, str], str | None] | None = None, *, interval: float | None = None
@@ -422,22 +436,48 @@ class DeferredRuntime(Generic[R]):
 
     If the import or ``make`` fails, that task raises, so the server exits 1 with the traceback;
     a tool call or permission request waiting meanwhile gets a :class:`ToolError`, never a hang.
+    With ``extra`` (the package extra that installs the platform library), a library that is not
+    installed stops the server with one line saying what to install instead.
     """
 
-    def __init__(self, channel: Channel, module: str, make: Callable[[], R]) -> None:
+    def __init__(self, channel: Channel, module: str, make: Callable[[], R], *, extra: str | None = None) -> None:
         self.channel = channel
         self.module = module
+        self.extra = extra
         self._make = make
         self._value: R | None = None
         self._settled = asyncio.Event()
+        self._start: Callable[[R], Awaitable[None]] | None = None
         channel.task(self.load_platform, inbound=False)
+
+    def start_with(self, start: Callable[[R], Awaitable[None]]) -> None:
+        """Await ``start(runtime)`` once it is made, before any tool or task uses it: what the tools
+        need before they can work, such as a login. A session that does not deliver the channel's
+        events runs it too (it is part of the tool-support task); if it fails, the server exits 1
+        with the error, as when making the runtime fails."""
+        self._start = start
 
     async def load_platform(self) -> None:
         """The task that imports the platform library and makes the runtime."""
         await asyncio.sleep(0)  # the initialize answer goes out before the import starts
         try:
-            await asyncio.to_thread(importlib.import_module, self.module)
+            try:
+                await asyncio.to_thread(importlib.import_module, self.module)
+            except ModuleNotFoundError as exc:
+                missing = (exc.name or "").split(".")[0]
+                if self.extra is None or not missing or missing == __name__.split(".")[0]:
+                    raise
+                raise ConfigurationError(
+                    f"{missing} is not installed in this Python ({sys.executable}): "
+                    f"pip install 'mcp-channels[{self.extra}]'"
+                ) from None
             self._value = self._make()
+            if self._start is not None:
+                try:
+                    await self._start(self._value)
+                except BaseException:
+                    self._value = None  # tools waiting for it get a ToolError, not a half-made runtime
+                    raise
         finally:
             self._settled.set()
 
@@ -498,6 +538,7 @@ __all__ = [
     "DeferredRuntime",
     "Incoming",
     "PermissionBook",
+    "Progress",
     "ToolDeclaration",
     "TypingIndicator",
     "approval_interval",

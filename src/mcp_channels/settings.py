@@ -64,8 +64,15 @@ def _number_setting(environ: Mapping[str, str], key: str, default: N, low: N, hi
     except ValueError:
         raise ConfigurationError(f"{key}={raw!r} is not a number") from None
     if not low <= value <= high:
-        raise ConfigurationError(f"{key}={raw} is out of range ({low:g}..{high:g})")
+        raise ConfigurationError(f"{key}={raw} is out of range ({_plain(low)}..{_plain(high)})")
     return value
+
+
+def _plain(number: float) -> str:
+    """A bound as a person writes it: ``1073741824``, ``3600``, ``0.01`` (never ``1.07374e+09``)."""
+    if isinstance(number, float) and not number.is_integer():
+        return repr(number)
+    return str(int(number))
 
 
 def flag_setting(environ: Mapping[str, str], key: str, default: bool) -> bool:

@@ -14,7 +14,9 @@ responsibility stops and the sink's begins:
   :class:`~mcp_channels.errors.HostDisconnected` once the host is gone, nothing queued either way);
 * the sink carries permission verdicts back to the host;
 * the sink reports its state (:class:`DeliveryStatus`) for a channel that shows it (the webhook's
-  ``/healthz``); a channel reads transport state through this and nothing else.
+  ``/healthz``); a channel reads transport state through this and nothing else, including
+  whether its session delivers its events at all (a tool that needs the inbound side, such as
+  fakechat's, says so when it does not).
 
 Starting, stopping and the channel's tasks are the runner's business, not the sink's.
 """
@@ -62,6 +64,12 @@ class DeliveryStatus:
     #: Claude Code: a channel that acknowledges its platform once an event is delivered (the
     #: webhook's 202) then acknowledges it only after the commit, and so promises it is kept.
     durable: bool = False
+    #: ``False`` when the session drops this channel's events (Claude Code started without a
+    #: channel flag naming it): the runner hosts the tools alone, holds none of the platform's
+    #: inbound side, and refuses events.
+    session_delivers: bool = True
+    #: Why the session is taken to deliver or not, one line (empty when the runner did not ask).
+    session_reason: str = ""
 
 
 class EventSink(Protocol):

@@ -9,6 +9,7 @@ emoji ZWJ sequence or a flag. The official cut could split any of those and send
 
 from __future__ import annotations
 
+import datetime
 import functools
 import logging
 import re
@@ -159,7 +160,13 @@ def _regional_indicator(char: str) -> bool:
     return 0x1F1E6 <= ord(char) <= 0x1F1FF
 
 
-# --------------------------------------------------------------------------- names
+# --------------------------------------------------------------------------- names and times
+
+
+def iso_timestamp(moment: datetime.datetime) -> str:
+    """``2026-03-24T10:15:00.000Z``: UTC with milliseconds, as JavaScript's ``toISOString`` writes meta ``ts``."""
+    utc = moment.astimezone(datetime.UTC)
+    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 def safe_name(name: str) -> str:
@@ -287,6 +294,7 @@ __all__ = [
     "chunk",
     "duration",
     "fit",
+    "iso_timestamp",
     "mention_patterns_match",
     "pattern_error",
     "safe_name",

@@ -19,7 +19,10 @@ import pytest
 from fakes.telegram_api import FakeTelegram
 from fakes.telegram_session import ALICE, fake, write_access
 from support import SAMPLES
-from support.processes import DEFAULT_TIMEOUT, PYTHON, free_port, http_request, server_command
+from support.discord import open_channel
+from support.fakechat import multipart
+from support.imessage import ChatDbBuilder, OsascriptRecorder
+from support.processes import DEFAULT_TIMEOUT, DIRECT_SPAWN_ENV, PYTHON, free_port, http_request, server_command
 
 __all__ = ["fake"]  # fixtures
 
@@ -41,7 +44,7 @@ class PipedServer:
 
     def __init__(self, argv: list[str], env: dict[str, str]) -> None:
         self.argv = argv
-        self.env = {**os.environ, **env}
+        self.env = {**os.environ, **DIRECT_SPAWN_ENV, **env}
         self.proc: asyncio.subprocess.Process | None = None
         self.messages: list[dict[str, Any]] = []
         self.stderr = bytearray()
@@ -288,3 +291,94 @@ async def test_telegram_leaves_an_update_unconfirmed_when_the_host_has_gone(fake
         assert await server.stop() == 0
     assert pending == ["nobody is listening"]
     assert [u["message"]["text"] for u in fake.updates] == ["nobody is listening"]  # still not confirmed
+
+
+async def test_discord_stops_taking_messages_with_one_line_when_the_host_has_gone(tmp_path: Path) -> None:
+    """Not one traceback per message until the process exits: one line, and the gateway is closed."""
+    discord = await open_channel(tmp_path / "state")
+    fake, carol, lounge = discord.fake, discord.member, discord.channel
+    server = await PipedServer(server_command("discord"), discord.env).start()
+    try:
+        await server.handshake()
+        await fake.wait_gateway("identify")
+        fake.post(lounge, carol, "delivered")
+        await server.wait(lambda: any(e["content"] == "delivered" for e in server.events()))
+        server.close_stdout()
+        await server.wait_stderr("stdout is closed")
+        for n in range(3):
+            fake.post(lounge, carol, f"nobody is listening {n}")
+        await server.wait_stderr("Claude Code has gone away: closed the gateway")
+        await fake.wait_gateway("disconnect")
+    finally:
+        assert await server.stop() == 0
+        await fake.close()
+    log = server.stderr.decode()
+    assert log.count("Claude Code has gone away") == 1
+    assert "could not be handled" not in log and "Traceback" not in log
+
+
+async def test_imessage_stops_watching_with_one_line_when_the_host_has_gone(tmp_path: Path) -> None:
+    db = ChatDbBuilder(tmp_path / "chat.db")
+    db.chat("iMessage;-;+15551230001", ["+15551230001"])
+    osascript = await OsascriptRecorder(tmp_path).start()
+    state = tmp_path / "state"
+    state.mkdir()
+    (state / "access.json").write_text(json.dumps({"dmPolicy": "allowlist", "allowFrom": ["+15551230001"]}))
+    env = {
+        "IMESSAGE_DB_PATH": str(db.path),
+        "IMESSAGE_STATE_DIR": str(state),
+        "IMESSAGE_POLL_INTERVAL": "0.05",
+        "HOME": str(tmp_path),
+        **osascript.env(),
+    }
+    server = await PipedServer(server_command("imessage"), env).start()
+    try:
+        await server.handshake()
+        await server.wait_stderr("watching chat.db")
+        db.message("iMessage;-;+15551230001", "+15551230001", "delivered")
+        await server.wait(lambda: any(e["content"] == "delivered" for e in server.events()))
+        server.close_stdout()
+        await server.wait_stderr("stdout is closed")
+        for n in range(3):
+            db.message("iMessage;-;+15551230001", "+15551230001", f"nobody is listening {n}")
+        await server.wait_stderr("Claude Code has gone away: stopped watching chat.db")
+    finally:
+        assert await server.stop() == 0
+        await osascript.stop()
+        db.close()
+    log = server.stderr.decode()
+    assert log.count("Claude Code has gone away") == 1
+    assert "could not be handled" not in log and "Traceback" not in log
+
+
+async def test_fakechat_keeps_no_upload_whose_message_was_refused(tmp_path: Path) -> None:
+    """Refused with the queue full, then with the host gone: neither file stays in ``inbox/``."""
+    port = free_port()
+    env = {"FAKECHAT_PORT": str(port), "FAKECHAT_STATE_DIR": str(tmp_path), "MCP_CHANNELS_QUEUE_EVENTS": "1"}
+    server = await PipedServer(server_command("fakechat"), env).start()
+    inbox = tmp_path / "inbox"
+
+    async def send_file(message_id: str) -> tuple[int, bytes]:
+        body = multipart({"id": message_id, "text": "see attached"}, ("report.txt", b"the report"))
+        headers = {"Content-Type": "multipart/form-data; boundary=fcboundary"}
+        status, _, answer = await http_request(port, "POST", "/upload", body, headers)
+        return status, answer
+
+    try:
+        await server.initialize()  # not ready: one message is held, the next refused
+        await server.wait_stderr("chat page at")
+        assert (await send_file("u-held"))[0] == 204
+        (kept,) = list(inbox.iterdir())
+        status, answer = await send_file("u-full")
+        assert status == 400 and b"not delivered" in answer
+        assert list(inbox.iterdir()) == [kept]
+        await server.handshake(initialized=True)
+        await server.wait(lambda: len(server.events()) == 1)
+        assert server.events()[0]["meta"]["file_path"] == str(kept)
+        server.close_stdout()
+        await server.wait_stderr("stdout is closed")
+        status, answer = await send_file("u-gone")
+        assert status == 400 and b"not delivered" in answer
+        assert list(inbox.iterdir()) == [kept]
+    finally:
+        await server.stop()

@@ -15,7 +15,7 @@ import pytest
 
 from support import REPO, SAMPLES
 from support.gate import DEV, NOT_ALLOWLISTED, POLICY
-from support.processes import PYTHON, HostProcess, RawServer, free_port, write_mcp_config
+from support.processes import PYTHON, HostProcess, RawServer, free_port, http_request, write_mcp_config
 
 PROBE = SAMPLES / "delivery_probe.py"
 FAKE_SESSION = SAMPLES / "fake_session.py"
@@ -242,6 +242,29 @@ async def test_org_policy_and_provider_reach_the_server(programs: Programs) -> N
     assert answer["reason"].endswith("channels are not available on third-party providers")
 
 
+async def test_a_channel_whose_session_cannot_be_told_receives_as_before(programs: Programs, tmp_path: Path) -> None:
+    """Unknown (here: another MCP client spawned it) is taken as delivering: the port is taken and
+    every event is pushed, as every server did before it could tell."""
+    port = free_port()
+    env = clean_environment(
+        MCP_CHANNELS_DELIVERY="auto",
+        WEBHOOK_PORT=str(port),
+        WEBHOOK_STATE_DIR=str(tmp_path / "state"),
+        FAKE_SESSION_CHILD=json.dumps([PYTHON, "-m", "mcp_channels", "serve", "webhook"]),
+    )
+    server = await RawServer("webhook", env=env, argv=programs.other_client()).start()
+    try:
+        await server.handshake()
+        await server.wait_stderr("webhook channel: cannot tell whether this session delivers (started by pid ")
+        await server.wait_stderr("listening on")
+        status, _, _ = await http_request(port, "POST", "/ci", b"still delivered")
+        assert status == 202
+        event = await server.wait_for(lambda m: m.get("method") == "notifications/claude/channel")
+        assert event["params"]["content"] == "still delivered"
+    finally:
+        await server.stop()
+
+
 # --------------------------------------------------------------------------- under the host emulator
 
 
@@ -338,7 +361,7 @@ async def test_doctor_lists_running_servers_and_whether_their_session_delivers(
     channel_session = programs.script_claude()
     plain_session = programs.native_claude()
     launcher = ["/bin/sh", str(REPO / "plugins" / "webhook" / "scripts" / "serve.sh")]
-    common = {"HOME": str(home), "MCP_CHANNELS_PYTHON": PYTHON}
+    common = {"HOME": str(home), "MCP_CHANNELS_PYTHON": PYTHON, "MCP_CHANNELS_DELIVERY": "auto"}
     delivering = RawServer(
         "webhook",
         env=clean_environment(**common, WEBHOOK_PORT=str(free_port()),
@@ -361,6 +384,8 @@ async def test_doctor_lists_running_servers_and_whether_their_session_delivers(
         (good_server,) = psutil.Process(delivering.proc.pid).children()
         (bad_server,) = psutil.Process(dropped.proc.pid).children()  # the launcher exec'd the server
         report = await doctor(home, "webhook")
+        await delivering.stop()
+        alone = await doctor(home, "webhook")
     finally:
         await delivering.stop()
         await dropped.stop()
@@ -372,11 +397,25 @@ async def test_doctor_lists_running_servers_and_whether_their_session_delivers(
         f"registered from development entry server:webhook; session command line: {PYTHON} {channel_session[0]} "
         f"{DEV} server:webhook"
     )
-    bad = by_pid[str(bad_server.pid)]
-    assert bad["status"] == "warn"
-    assert bad["message"] == (
-        f"pid {bad_server.pid} webhook as plugin:webhook:webhook: not delivering, its events are dropped — "
-        f"Claude Code (pid {dropped.proc.pid}): server plugin:webhook:webhook not in --channels list for this "
-        f"session; session command line: {' '.join(plain_session)}"
-    )
-    assert bad["fix"] == f"quit that session, or start it with: claude {DEV} plugin:webhook@mcp-channels"
+    tools_only = {
+        "check": "sessions",
+        "status": "ok",
+        "message": (
+            f"pid {bad_server.pid} webhook as plugin:webhook:webhook: tools only (its session drops the channel's "
+            "events, so it receives nothing and holds no port, bot or gateway) — "
+            f"Claude Code (pid {dropped.proc.pid}): server plugin:webhook:webhook not in --channels list for this "
+            f"session; session command line: {' '.join(plain_session)}"
+        ),
+        "fix": None,
+    }
+    assert by_pid[str(bad_server.pid)] == tools_only
+    assert len(sessions(report)) == 2  # one session receives: nothing to warn about
+    assert sessions(alone) == [
+        tools_only,
+        {
+            "check": "sessions",
+            "status": "warn",
+            "message": "no running session receives webhook's messages: its 1 server(s) serve tools only",
+            "fix": f"start a session with the channel: claude {DEV} plugin:webhook@mcp-channels",
+        },
+    ]

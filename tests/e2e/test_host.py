@@ -184,6 +184,29 @@ async def test_events_claude_code_would_drop_are_reported_not_rendered(tmp_path:
         await host.stop()
 
 
+async def test_an_event_with_a_lone_surrogate_is_shown_not_a_crash(tmp_path: Path) -> None:
+    """Platform text cut in UTF-16 can end in half a pair; the host shows it escaped, in both modes."""
+    cut = "cut \ud83d"
+    servers = {"s": scripted(SCRIPTED_EVENTS=[{"content": cut, "meta": {"user": "\udc00x"}}, {"content": "after"}])}
+    host = await run_host(tmp_path, servers, "--dangerously-load-development-channels", "server:s")
+    try:
+        await host.call("s", "send", {})
+        await host.wait_type("event", content="after")
+        (event, _) = host.of_type("event")
+        assert (event["content"], event["meta"]) == (cut, {"user": "\udc00x"})  # parsed back as sent
+    finally:
+        await host.stop()
+    config = write_mcp_config(tmp_path, servers)
+    proc = await asyncio.create_subprocess_exec(
+        PYTHON, "-m", "mcp_channels", "host", "--mcp-config", str(config), "--dangerously-load-development-channels",
+        "server:s", stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
+    )  # fmt: skip
+    out, err = await asyncio.wait_for(proc.communicate(b"/call s send {}\n/wait-events 2 10\n/quit\n"), 30)
+    assert proc.returncode == 0, err.decode()
+    assert '<channel source="s" user="\\udc00x">\ncut \\ud83d\n</channel>' in out.decode()
+    assert "Traceback" not in err.decode()
+
+
 async def test_events_from_unregistered_servers_are_ignored(tmp_path: Path) -> None:
     host = await run_host(tmp_path, {"s": scripted(SCRIPTED_EVENTS=[{"content": "x"}])})
     try:

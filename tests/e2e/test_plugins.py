@@ -28,6 +28,7 @@ import yaml
 
 import mcp_channels
 from fakes.discord_api import FakeDiscord
+from fakes.slack_api import FakeSlack
 from fakes.telegram_api import FakeTelegram
 from mcp_channels.cli.access import access_command, configure_command
 from mcp_channels.cli.doctor._claude import MARKETPLACE
@@ -36,7 +37,7 @@ from support.imessage import ChatDbBuilder
 from support.processes import PYTHON, HostProcess, RawServer, free_port, http_request
 
 PLUGINS = REPO / "plugins"
-CHANNELS = ("fakechat", "webhook", "telegram", "discord", "imessage")  # the registry's order
+CHANNELS = ("fakechat", "webhook", "telegram", "discord", "imessage", "slack")  # the registry's order
 VENV_BIN = str(Path(PYTHON).parent)
 KEBAB = r"^[a-z0-9]+(-[a-z0-9]+)*$"
 SEMVER = r"^\d+\.\d+\.\d+(-[0-9A-Za-z.-]+)?$"
@@ -250,7 +251,9 @@ def test_versions_agree_everywhere() -> None:
         manifest = read_json(PLUGINS / entry["name"] / ".claude-plugin" / "plugin.json")
         assert entry["version"] == manifest["version"] == version
         assert entry["description"] == manifest["description"]
-        requirement = f"mcp-channels[{entry['name']}]" if entry["name"] in ("telegram", "discord") else "mcp-channels"
+        requirement = (
+            f"mcp-channels[{entry['name']}]" if entry["name"] in ("telegram", "discord", "slack") else "mcp-channels"
+        )
         assert f"--from '{requirement}=={version}'" in (PLUGINS / entry["name"] / "scripts/serve.sh").read_text()
 
 
@@ -263,6 +266,7 @@ SKILLS = {
     "telegram": ["access", "configure"],
     "discord": ["access", "configure"],
     "imessage": ["access", "configure"],
+    "slack": ["access", "configure"],
 }
 
 
@@ -333,7 +337,7 @@ def test_every_command_a_skill_names_is_allowed_and_accepted(
             assert run(args[1:]) != 2, (path, command, capsys.readouterr())  # 2 = usage error
 
 
-@pytest.mark.parametrize("channel", ["telegram", "discord", "imessage"])
+@pytest.mark.parametrize("channel", ["telegram", "discord", "imessage", "slack"])
 def test_access_skill_keeps_the_official_safety_rules(channel: str) -> None:
     _meta, body = frontmatter(PLUGINS / channel / "skills" / "access" / "SKILL.md")
     text = " ".join(body.split())
@@ -347,18 +351,23 @@ def test_access_skill_keeps_the_official_safety_rules(channel: str) -> None:
 # --------------------------------------------------------------------------- through the host, as Claude Code
 
 
+Platforms = tuple[FakeTelegram, FakeDiscord, FakeSlack]
+
+
 @pytest.fixture
-async def platforms() -> AsyncIterator[tuple[FakeTelegram, FakeDiscord]]:
+async def platforms() -> AsyncIterator[Platforms]:
     telegram = await FakeTelegram().start()
     discord = await FakeDiscord().start()
+    slack = await FakeSlack().start()
     try:
-        yield telegram, discord
+        yield telegram, discord, slack
     finally:
         await telegram.stop()
         await discord.close()
+        await slack.stop()
 
 
-def plugin_env(tmp_path: Path, telegram: FakeTelegram, discord: FakeDiscord) -> dict[str, str]:
+def plugin_env(tmp_path: Path, telegram: FakeTelegram, discord: FakeDiscord, slack: FakeSlack) -> dict[str, str]:
     chat_db = tmp_path / "chat.db"
     ChatDbBuilder(chat_db).close()
     return {
@@ -376,12 +385,14 @@ def plugin_env(tmp_path: Path, telegram: FakeTelegram, discord: FakeDiscord) -> 
         "DISCORD_STATE_DIR": str(tmp_path / "discord"),
         "IMESSAGE_DB_PATH": str(chat_db),
         "IMESSAGE_STATE_DIR": str(tmp_path / "imessage"),
+        "SLACK_BOT_TOKEN": slack.bot_token,
+        "SLACK_APP_TOKEN": slack.app_token,
+        "SLACK_API_BASE": slack.api_base,
+        "SLACK_STATE_DIR": str(tmp_path / "slack"),
     }
 
 
-async def test_every_plugin_registers_through_the_host(
-    tmp_path: Path, platforms: tuple[FakeTelegram, FakeDiscord]
-) -> None:
+async def test_every_plugin_registers_through_the_host(tmp_path: Path, platforms: Platforms) -> None:
     args: list[str] = []
     for channel in CHANNELS:
         args += ["--plugin-dir", str(PLUGINS / channel)]
@@ -403,7 +414,7 @@ async def test_every_plugin_registers_through_the_host(
 
 
 async def test_a_plugin_event_is_tagged_with_the_plugin_server_name_and_every_instruction_says_so(
-    tmp_path: Path, platforms: tuple[FakeTelegram, FakeDiscord]
+    tmp_path: Path, platforms: Platforms
 ) -> None:
     """Claude Code names a plugin's server ``plugin:<plugin>:<server>``, and so the tag's source."""
     env = plugin_env(tmp_path, *platforms)

@@ -122,6 +122,7 @@ async def test_shutdown_before_the_host_is_ready_reports_the_held_events() -> No
     srv = await sample(SAMPLE_PUSH_AT_START="3", MCP_CHANNELS_READY_DELAY_MS="60000").start()
     try:
         await srv.handshake()
+        await srv.wait_stderr("queued 3 event(s) at start")
         await srv.close_stdin()
         assert await srv.wait_exit() == 0
         assert b"3 event(s) were never delivered: the host was not ready" in srv.stderr

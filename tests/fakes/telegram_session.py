@@ -7,27 +7,21 @@ over real stdio), with ``TELEGRAM_API_BASE`` pointing python-telegram-bot at
 
 from __future__ import annotations
 
-import json
 from collections.abc import AsyncIterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
+from support.chat_session import ChannelSession, write_access
 from support.processes import HostProcess, channel_config, write_mcp_config
 
 from .telegram_api import FakeTelegram
 
 
-def write_access(state: Path, **fields: Any) -> None:
-    """Write ``access.json`` in the official format (what a user or the official skill leaves)."""
-    state.mkdir(parents=True, exist_ok=True)
-    access = {"dmPolicy": "pairing", "allowFrom": [], "groups": {}, "pending": {}, **fields}
-    (state / "access.json").write_text(json.dumps(access, indent=2) + "\n")
-
-
-class TelegramSession:
+class TelegramSession(ChannelSession):
     """One host with the telegram channel; :meth:`stop` also checks the token never reached a log."""
+
+    server = "telegram"
 
     def __init__(self, fake: FakeTelegram, state: Path, workdir: Path, **env: str) -> None:
         self.fake = fake
@@ -52,34 +46,6 @@ class TelegramSession:
         if receiving:
             await self.host.wait_stderr("polling as @")
         return self
-
-    async def call(self, tool: str, **arguments: Any) -> dict[str, Any]:
-        return await self.host.call("telegram", tool, arguments)
-
-    async def ok(self, tool: str, **arguments: Any) -> str:
-        """Call a tool that must succeed; its text."""
-        result = await self.call(tool, **arguments)
-        assert result["type"] == "tool_result" and not result["is_error"], result
-        return str(result["text"])
-
-    async def error(self, tool: str, **arguments: Any) -> str:
-        """Call a tool that must fail; its error text."""
-        result = await self.call(tool, **arguments)
-        assert result["type"] == "tool_result" and result["is_error"], result
-        return str(result["text"])
-
-    def events(self) -> list[dict[str, Any]]:
-        return self.host.of_type("event")
-
-    def contents(self) -> list[str]:
-        return [e["content"] for e in self.events()]
-
-    async def event(self, content: str, timeout: float = 15.0) -> dict[str, Any]:
-        """The event whose content is ``content``."""
-        return await self.host.wait_type("event", content=content, timeout=timeout)
-
-    def log_has(self, needle: str) -> bool:
-        return any(needle in line for line in self.host.stderr_lines)
 
     async def stop(self) -> None:
         await self.host.stop()

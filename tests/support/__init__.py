@@ -2,6 +2,8 @@
 
 - :mod:`.processes`: ``HostProcess`` (``mcp-channels host --json`` in a subprocess) and
   ``RawServer`` (JSON-RPC to a server directly), free ports, HTTP requests;
+- :mod:`.chat_session`: what a chat channel's session under the host does the same way on every
+  platform (tool calls, events, the access file);
 - :mod:`.fakechat`, :mod:`.webhook`, :mod:`.imessage`, :mod:`.nats_server`, :mod:`.browser`,
   :mod:`.planted_secrets`: what the tests of one area need;
 - data lives in ``tests/data/`` (sample channels, access files, webhook payloads), golden cases

@@ -15,11 +15,24 @@ import signal
 import socket
 import sys
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 PYTHON = sys.executable
 DEFAULT_TIMEOUT = 15.0
+
+
+@dataclass
+class Finished:
+    """A command that has run: its exit status and what it printed."""
+
+    code: int
+    out: str
+    err: str
+
+    def json(self) -> Any:
+        return json.loads(self.out)
 
 
 def free_port() -> int:
@@ -33,8 +46,18 @@ def server_command(channel: str) -> list[str]:
 
 
 def write_mcp_config(directory: Path, servers: dict[str, dict[str, Any]]) -> Path:
+    """An MCP config file of ``servers``; each entry's ``env`` names its key, unless it says otherwise.
+
+    A server finds itself in the session's channel flags by name, and an entry's key is not always
+    its channel's name (the sample channels are all ``sample``): a user's entry says it with
+    ``MCP_CHANNELS_SERVER_NAME`` (or ``serve --name``), and so do the tests' entries.
+    """
+    named = {
+        key: {**entry, "env": {"MCP_CHANNELS_SERVER_NAME": key, **entry.get("env", {})}}
+        for key, entry in servers.items()
+    }
     path = directory / "mcp.json"
-    path.write_text(json.dumps({"mcpServers": servers}))
+    path.write_text(json.dumps({"mcpServers": named}))
     return path
 
 
@@ -169,12 +192,18 @@ class HostProcess:
         return proc.returncode
 
 
+#: The environment of a server a test spawns itself: the test is its host, and it delivers. A
+#: server otherwise looks for a Claude Code session among its parents, and a suite run from a
+#: Claude Code session's shell would find that one. A test of the detection says ``auto``.
+DIRECT_SPAWN_ENV = {"MCP_CHANNELS_DELIVERY": "deliver"}
+
+
 class RawServer:
-    """A channel server spawned directly, driven with hand-written JSON-RPC lines."""
+    """A channel server spawned directly, driven with hand-written JSON-RPC lines (see :data:`DIRECT_SPAWN_ENV`)."""
 
     def __init__(self, channel: str, env: dict[str, str] | None = None, argv: Sequence[str] | None = None) -> None:
         self.argv = list(argv) if argv is not None else server_command(channel)
-        self.env = {**os.environ, **(env or {})}
+        self.env = {**os.environ, **DIRECT_SPAWN_ENV, **(env or {})}
         self.proc: asyncio.subprocess.Process | None = None
         self.lines: list[bytes] = []
         self.stderr = bytearray()

@@ -136,6 +136,7 @@ def test_serve_arguments() -> None:
     assert serve_arguments(["webhook"]) == ("webhook", None)
     assert serve_arguments(["webhook", "--name", "alerts"]) == ("webhook", "alerts")
     assert serve_arguments(["webhook", "--name=alerts"]) == ("webhook", "alerts")
-    for bad in (["slack"], [], ["webhook", "--name"], ["webhook", "--name", "-x"], ["webhook", "extra"]):
+    assert serve_arguments(["slack"]) == ("slack", None)  # what the sessions check reads in a command line
+    for bad in (["matrix"], [], ["webhook", "--name"], ["webhook", "--name", "-x"], ["webhook", "extra"]):
         with pytest.raises(ValueError):
             serve_arguments(bad)

@@ -6,6 +6,7 @@ import dataclasses
 import importlib
 import inspect
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -45,6 +46,24 @@ def test_numbers_are_refused_by_name_out_of_range_or_unreadable() -> None:
         int_setting({"N": "x"}, "N", 7, 1, 10)
     with pytest.raises(ConfigurationError, match=r"^N=11 is out of range \(1\.\.10\)"):
         int_setting({"N": "11"}, "N", 7, 1, 10)
+
+
+@pytest.mark.parametrize(
+    ("setting", "raw", "low", "high", "shown"),
+    [
+        (int_setting, "2000000000", 1, 1 << 30, "(1..1073741824)"),  # the webhook's WEBHOOK_MAX_BODY
+        (int_setting, "0", 1, 1 << 50, "(1..1125899906842624)"),  # fakechat's FAKECHAT_INBOX_QUOTA
+        (float_setting, "7200", 0.1, 3600.0, "(0.1..3600)"),
+        (float_setting, "0.001", 0.01, 60.0, "(0.01..60)"),
+        (float_setting, "-1", 0.0, float("inf"), "(0..inf)"),
+    ],
+)
+def test_out_of_range_bounds_are_printed_as_written(
+    setting: Any, raw: str, low: float, high: float, shown: str
+) -> None:
+    with pytest.raises(ConfigurationError) as refused:
+        setting({"N": raw}, "N", low, low, high)
+    assert str(refused.value) == f"N={raw} is out of range {shown}"
 
 
 def test_urls_need_http_and_a_host() -> None:

@@ -1,9 +1,10 @@
-"""Chunking, safe names and mention patterns (pure functions; hypothesis for the invariants)."""
+"""Chunking, safe names, timestamps and mention patterns (pure functions; hypothesis for the invariants)."""
 
 from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from hypothesis import given, settings
@@ -14,6 +15,7 @@ from mcp_channels.text import (
     MAX_MATCH_TEXT,
     MAX_PATTERN_LENGTH,
     chunk,
+    iso_timestamp,
     mention_patterns_match,
     pattern_error,
     safe_name,
@@ -220,3 +222,11 @@ def test_saved_file_names_always_fit_a_file_system() -> None:
     assert saved_file_name("", ".").endswith("-dl.bin")
     longest = saved_file_name("i" * 500, "x." + "e" * 16)
     assert longest.endswith("i" * 64 + "." + "e" * 16) and len(longest.encode()) < 255
+
+
+def test_iso_timestamp_matches_to_iso_string() -> None:
+    """Meta ``ts`` as JavaScript's ``toISOString`` writes it: UTC, always milliseconds (cut, not rounded)."""
+    moment = datetime(2026, 3, 24, 9, 5, 7, 123999, tzinfo=UTC)
+    assert iso_timestamp(moment) == "2026-03-24T09:05:07.123Z"
+    assert iso_timestamp(moment.astimezone(timezone(timedelta(hours=2)))) == "2026-03-24T09:05:07.123Z"
+    assert iso_timestamp(datetime(2026, 1, 1, tzinfo=UTC)) == "2026-01-01T00:00:00.000Z"

@@ -30,6 +30,7 @@ PACKAGES: Final = {
     "telegram": "mcp_channels.channels.telegram",
     "discord": "mcp_channels.channels.discord",
     "imessage": "mcp_channels.channels.imessage",
+    "slack": "mcp_channels.channels.slack",
 }
 #: Every channel's name, known without importing any of them.
 NAMES: Final = tuple(PACKAGES)
@@ -111,6 +112,12 @@ class AccessFacts:
     #: The owner's own chat always reaches Claude and is the only one that may approve tool use
     #: (iMessage's self-chat); pairing would answer anyone who writes to the owner.
     owner_chat: bool = False
+    #: A regular expression every person's id matches whole (``None``: any id): ``access allow``
+    #: and a group's ``--allow`` refuse anything else, such as a name where an id belongs.
+    member_shape: str | None = None
+    #: The same for a group's id (``access group add``), and how one is named.
+    group_shape: str | None = None
+    group_id_hint: str = "<group id>"
 
 
 @dataclass(frozen=True)

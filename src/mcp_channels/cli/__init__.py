@@ -34,8 +34,8 @@ commands:
   serve <channel>   run a channel server on stdio (what Claude Code launches): {channels}
   host              play Claude Code's side: spawn servers from .mcp.json, show events, relay permissions
   demo              try it now: the host with a local channel, no account or token needed
-  access <channel>  who may reach Claude through telegram, discord, imessage: pair, allow, policy, groups
-  configure <channel> [<token>|clear]   save or clear a channel's token; alone: setup status and next step
+  access <channel>  who may reach Claude through {chats}: pair, allow, policy, groups
+  configure <channel> [<token>...|clear]   save or clear a channel's tokens; alone: setup status and next step
   doctor [<channel>]  why a channel does not reach Claude Code: one line per check, with the fix
   hub <command>     the hub shared by every session: run, start, stop, status, route, install
   webhook try <file> [--header 'Name: value' ...] [--path /p]   the event a POST of <file> would become
@@ -44,7 +44,10 @@ commands:
 
 
 def _usage() -> str:
-    return USAGE.format(channels=", ".join(NAMES))
+    from ..channels import all_facts
+
+    chats = [facts.name for facts in all_facts() if facts.access is not None]
+    return USAGE.format(channels=", ".join(NAMES), chats=", ".join(chats))
 
 
 def _prefix(command: str, rest: Sequence[str]) -> str:

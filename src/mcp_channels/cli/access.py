@@ -94,7 +94,7 @@ def access_command(argv: Sequence[str]) -> int:
 
 
 def configure_command(argv: Sequence[str]) -> int:
-    """``mcp-channels configure <channel> [<token> | clear] [--json]``."""
+    """``mcp-channels configure <channel> [<token>... | clear] [--json]``."""
     return _run(argv, _configure_parser(), _configure)
 
 
@@ -186,11 +186,14 @@ def _access(args: argparse.Namespace) -> Outcome:
             {"action": "deny", "code": args.code.strip().lower(), "senderId": entry.sender_id},
         )
     elif args.action in ("allow", "remove"):
-        outcome = _allow_or_remove(profile, store, args.action, _identifier(args.id))
+        ident = _identifier(args.id)
+        if args.action == "allow":
+            _check_member(profile, ident)
+        outcome = _allow_or_remove(profile, store, args.action, ident)
     elif args.action == "policy":
         outcome = _policy(profile, store, args.mode)
     elif args.action == "group":
-        outcome = _group(store, args)
+        outcome = _group(profile, store, args)
     else:
         outcome = _set(profile, store, args.key, args.value)
     outcome.warnings[:0] = warnings
@@ -215,6 +218,19 @@ def _identifier(raw: str) -> str:
     if not ident:
         raise UsageError("an id cannot be empty")
     return ident
+
+
+def _check_member(profile: ChannelFacts, ident: str) -> None:
+    """Refuse what cannot be a person's id on this channel (a name, an @handle): it would never match."""
+    facts = _access_of(profile)
+    if facts.member_shape is not None and not re.fullmatch(facts.member_shape, ident):
+        raise AccessError(f"{ident!r} is not a {profile.title} member id: give {facts.id_hint}")
+
+
+def _check_group(profile: ChannelFacts, ident: str) -> None:
+    facts = _access_of(profile)
+    if facts.group_shape is not None and not re.fullmatch(facts.group_shape, ident):
+        raise AccessError(f"{ident!r} is not a {profile.title} group id: give {facts.group_id_hint}")
 
 
 def _pair(profile: ChannelFacts, store: AccessStore, code: str | None) -> Outcome:
@@ -274,7 +290,7 @@ def _policy(profile: ChannelFacts, store: AccessStore, mode: str) -> Outcome:
     return Outcome(f"dmPolicy is now {mode}", {"action": "policy", "dmPolicy": mode}, warnings)
 
 
-def _group(store: AccessStore, args: argparse.Namespace) -> Outcome:
+def _group(profile: ChannelFacts, store: AccessStore, args: argparse.Namespace) -> Outcome:
     ident = _identifier(args.id)
     if args.group_action == "rm":
 
@@ -285,7 +301,10 @@ def _group(store: AccessStore, args: argparse.Namespace) -> Outcome:
 
         store.update(remove)
         return Outcome(f"group {ident} removed", {"action": "group rm", "id": ident})
+    _check_group(profile, ident)
     members = [member.strip() for member in args.allow.split(",") if member.strip()]
+    for member in members:
+        _check_member(profile, member)
     policy = GroupPolicy(require_mention=not args.no_mention, allow_from=members)
 
     def add(access: Access) -> bool:
@@ -455,49 +474,79 @@ def _configure_parser() -> _Parser:
         epilog="Add --json for machine-readable output.",
     )
     parser.add_argument("channel", choices=tuple(facts.name for facts in all_facts()))
-    parser.add_argument("token", nargs="?", help="the token to save, or 'clear' to remove it; omit for status")
+    parser.add_argument(
+        "tokens",
+        nargs="*",
+        metavar="token",
+        help="the token to save (a channel with several takes any of them, in any order), or 'clear' to remove "
+        "them; omit for status",
+    )
     return parser
 
 
 def _configure(args: argparse.Namespace) -> Outcome:
     profile = channel_facts(args.channel)
-    if args.token is None:
+    if not args.tokens:
         return _configure_status(profile)
     if not profile.tokens:
         raise AccessError(f"{profile.name} has no token to configure; run `mcp-channels configure {profile.name}`")
     directory = state_dir(profile.name)
-    if args.token == "clear":
+    if args.tokens == ["clear"]:
         return _clear(profile, directory)
-    value = args.token.strip()
-    token = _token_for(profile, value)
-    if not value or any(ch.isspace() or ord(ch) < 32 for ch in value):
-        raise AccessError(f"a {token.variable} cannot be empty or contain spaces or line breaks")
+    if len(args.tokens) > len(profile.tokens):
+        kinds = " ".join(f"<{token.kind}>" for token in profile.tokens)
+        raise UsageError(f"{profile.name} takes {kinds} (or clear), not {len(args.tokens)} values")
+    chosen = _tokens_for(profile, [value.strip() for value in args.tokens])
     warnings = []
-    if token.shape and not re.fullmatch(token.shape, value):
-        warnings.append(
-            f"this does not look like a {profile.name} {token.kind} ({token.hint}); saved anyway, check it if the "
-            "channel cannot log in"
-        )
-    set_env_key(directory, token.variable, value)
-    masked = mask_secret(value, token.mask_keep)
+    for token, value in chosen.items():
+        if token.shape and not re.fullmatch(token.shape, value):
+            warnings.append(
+                f"this does not look like a {profile.name} {token.kind} ({token.hint}); saved anyway, check it if "
+                "the channel cannot log in"
+            )
+    saved = []
+    for token, value in chosen.items():  # every value is checked before any is written
+        set_env_key(directory, token.variable, value)
+        saved.append({"key": token.variable, "masked": mask_secret(value, token.mask_keep)})
+    data: dict[str, Any] = {"action": "save", "key": ", ".join(entry["key"] for entry in saved), "saved": saved}
+    if len(saved) == 1:
+        data["masked"] = saved[0]["masked"]
+    shown = ", ".join(f"{entry['key']} ({entry['masked']})" for entry in saved)
     return Outcome(
-        f"saved {token.variable} ({masked}) in {directory / '.env'}\n"
+        f"saved {shown} in {directory / '.env'}\n"
         "restart the channel (in Claude Code: /reload-plugins, or restart the session) to use it: "
-        "the token is read when the channel starts",
-        {"action": "save", "key": token.variable, "masked": masked, "restartNeeded": True},
-        warnings + _environment_wins([token]),
+        f"{'the token is' if len(saved) == 1 else 'tokens are'} read when the channel starts",
+        {**data, "restartNeeded": True},
+        warnings + _environment_wins(list(chosen)),
     )
 
 
-def _token_for(profile: ChannelFacts, value: str) -> Token:
-    """Which of the channel's tokens ``value`` is: the only one, or the one whose shape it has."""
+def _tokens_for(profile: ChannelFacts, values: Sequence[str]) -> dict[Token, str]:
+    """Which of the channel's tokens each value is: the only one, or the one whose shape it has.
+
+    A channel with several tokens takes them in any order, and any of them alone; a value that is
+    none of them, or two values for one token, refuse the whole command (nothing is written).
+    """
+    chosen: dict[Token, str] = {}
+    for place, value in enumerate(values, 1):
+        which = f"value {place}" if len(values) > 1 else "the value"
+        if not value or any(ch.isspace() or ord(ch) < 32 for ch in value):
+            raise AccessError(f"{which}: a token cannot be empty or contain spaces or line breaks")
+        token = _token_for(profile, value, which)
+        if token in chosen:
+            raise AccessError(f"{which} is a second {token.variable}: give each token once")
+        chosen[token] = value
+    return chosen
+
+
+def _token_for(profile: ChannelFacts, value: str, which: str) -> Token:
     if len(profile.tokens) == 1:
         return profile.tokens[0]
     for token in profile.tokens:
         if token.shape and re.fullmatch(token.shape, value):
             return token
     kinds = "; ".join(f"{token.variable}: {token.hint}" for token in profile.tokens)
-    raise AccessError(f"this is none of {profile.name}'s tokens ({kinds})")
+    raise AccessError(f"{which} is none of {profile.name}'s tokens ({kinds})")
 
 
 def _clear(profile: ChannelFacts, directory: Path) -> Outcome:
@@ -555,9 +604,11 @@ def _configure_status(profile: ChannelFacts) -> Outcome:
 def _next_step(profile: ChannelFacts, present: dict[str, bool], access: Access | None) -> str:
     name = profile.name
     command = f"mcp-channels access {name}"
-    for token in profile.tokens:
-        if token.optional is None and not present[token.variable]:
-            return f"set the bot token: `mcp-channels configure {name} <{token.kind}>` ({token.hint})"
+    missing = [token for token in profile.tokens if token.optional is None and not present[token.variable]]
+    if missing:
+        what = " and the ".join(token.kind for token in missing)
+        command = " ".join([f"mcp-channels configure {name}", *(f"<{token.kind}>" for token in missing)])
+        return f"set the {what}: `{command}` ({'; '.join(token.hint for token in missing)})"
     if access is None or profile.access is None:
         for token in profile.tokens:
             if token.optional is not None:

@@ -4,7 +4,8 @@ Events wait here until the host is ready, then go out in order through the runne
 function, which calls back once each one is delivered (or failed). What waits, held or written and
 not yet delivered, is bounded in number and bytes (:class:`QueueLimits`): past the bound
 ``enqueue`` raises :class:`~mcp_channels.errors.EventQueueFull` and ``push`` waits for room in
-arrival order; once the host is gone both raise :class:`~mcp_channels.errors.HostDisconnected`.
+arrival order; once the host is gone both raise :class:`~mcp_channels.errors.HostDisconnected`,
+and so they do from the start in a session that drops the channel's events (:meth:`OutgoingQueue.tools_only`).
 """
 
 from __future__ import annotations
@@ -76,6 +77,8 @@ class OutgoingQueue:
         self._queued_bytes = 0
         self.ready = False
         self.delivered = 0
+        self._session_delivers = True
+        self._session_reason = ""
 
     @property
     def held(self) -> int:
@@ -92,7 +95,20 @@ class OutgoingQueue:
             max_bytes=self.limits.bytes,
             delivered=self.delivered,
             host_connected=self._connected(),
+            session_delivers=self._session_delivers,
+            session_reason=self._session_reason,
         )
+
+    def session_decided(self, delivers: bool, reason: str) -> None:
+        """Record whether the session delivers; one that does not refuses every event from now on.
+
+        Nothing could reach the model there (the session drops events), so an event is refused
+        rather than reported delivered; one already held fails the same way.
+        """
+        self._session_delivers = delivers
+        self._session_reason = reason
+        if not delivers:
+            self.drop_held(self._gone())
 
     # ------------------------------------------------------------------ taking events
 
@@ -138,7 +154,7 @@ class OutgoingQueue:
         return self._queued_events >= self.limits.events or self._queued_bytes >= self.limits.bytes
 
     def _check_room(self) -> None:
-        if not self._connected():
+        if not self._connected() or not self._session_delivers:
             raise self._gone()
         if self._is_full():
             raise EventQueueFull(
@@ -150,7 +166,7 @@ class OutgoingQueue:
         """Return when the queue has room and no earlier push is still waiting for it."""
         woken = False  # once woken, a push keeps its place at the head of the line
         while self._room_waiters or self._is_full():
-            if not self._connected():
+            if not self._connected() or not self._session_delivers:
                 break
             waiter: asyncio.Future[None] = asyncio.get_running_loop().create_future()
             if woken:
@@ -168,10 +184,12 @@ class OutgoingQueue:
             if not self._is_full():
                 break
             woken = True
-        if not self._connected():
+        if not self._connected() or not self._session_delivers:
             raise self._gone()
 
     def _gone(self) -> HostDisconnected:
+        if not self._session_delivers:
+            return HostDisconnected(f"this session does not deliver the channel's events ({self._session_reason})")
         return HostDisconnected(f"{self._transport} is closed: the host has gone away")
 
     def _wake_room_waiter(self) -> None:

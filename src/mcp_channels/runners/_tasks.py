@@ -2,7 +2,8 @@
 
 Which tasks start is decided here too: with ``inbound=False`` the tasks that hold the platform's
 inbound side (:class:`~mcp_channels.channel.Task`) stay unstarted, as a session that does not
-deliver the channel's events needs.
+deliver the channel's events needs; with ``tool_support=False`` only those start, so a runner can
+start the tools' tasks at once and the inbound ones once it knows its session delivers.
 """
 
 from __future__ import annotations
@@ -19,10 +20,12 @@ from ..channel import Channel, Task
 Crashed = Callable[[Task, BaseException], None]
 
 
-def start_tasks(channel: Channel, on_crash: Crashed, *, inbound: bool = True) -> list[asyncio.Task[None]]:
-    """Start the channel's tasks on the running loop, each named after its function."""
+def start_tasks(
+    channel: Channel, on_crash: Crashed, *, inbound: bool = True, tool_support: bool = True
+) -> list[asyncio.Task[None]]:
+    """Start the channel's tasks of the kinds asked for on the running loop, each named after its function."""
     loop = asyncio.get_running_loop()
-    started = [task for task in channel.tasks if inbound or not task.inbound]
+    started = [task for task in channel.tasks if (inbound if task.inbound else tool_support)]
     return [loop.create_task(_supervised(task, on_crash), name=task.name) for task in started]
 
 

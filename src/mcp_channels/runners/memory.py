@@ -23,14 +23,17 @@ from ._queue import Delivered, OutgoingQueue, QueueLimits
 from ._tasks import start_tasks
 
 DEFAULT_TIMEOUT = 10.0
+#: What ``channel.delivery.session_reason`` says under ``MemoryRunner(channel, inbound=False)``.
+TOOLS_ONLY_REASON = "the in-memory runner plays a session that does not deliver (inbound=False)"
 
 
 class MemoryRunner:
     """Hosts a channel in this process; it is the channel's :class:`~mcp_channels.sink.EventSink`.
 
     ``ready=False`` holds events until :meth:`become_ready`, as a host that has not installed its
-    channel handler. ``inbound=False`` starts only the tasks that support the tools, as a session
-    that does not deliver the channel's events would. A task that raises stops nothing here: the
+    channel handler. ``inbound=False`` plays a session that does not deliver the channel's events,
+    as the stdio runner hosts it in one: only the tasks that support the tools start, events are
+    refused, and the channel's :attr:`~mcp_channels.channel.Channel.delivery` says so. A task that raises stops nothing here: the
     runner keeps the exception and raises it when the ``async with`` block ends.
     """
 
@@ -45,6 +48,8 @@ class MemoryRunner:
         self._queue = OutgoingQueue(
             limits or QueueLimits(), self._write, lambda: self._connected, transport="the in-memory host"
         )
+        if not inbound:
+            self._queue.session_decided(False, TOOLS_ONLY_REASON)
         self._start_ready = ready
         self._tasks: list[asyncio.Task[None]] = []
         self._crash: BaseException | None = None
@@ -141,5 +146,6 @@ class MemoryRunner:
 
 __all__ = [
     "DEFAULT_TIMEOUT",
+    "TOOLS_ONLY_REASON",
     "MemoryRunner",
 ]

@@ -14,6 +14,14 @@ channel with :class:`StdioRunner`, which owns every duty Claude Code imposes on 
   that stopped reading stdout) in number and bytes (:class:`~mcp_channels.runners.QueueLimits`),
   and refuses events once stdout is closed; an event counts as delivered once it is in the pipe;
 * it routes permission requests to the channel and sends its verdicts back;
+* it asks whether its session delivers the channel's events (``delivery.py``: the Claude Code
+  process that spawned it, and that process's channel flags), off the start-up path: the
+  ``initialize`` answer never waits for it. A session that does not (Claude Code runs every
+  configured server in every session, also one started without a channel flag, and drops what it
+  pushes) gets the tools alone: only the tasks that support them start, nothing of the platform's
+  inbound side is taken (no port, poller, gateway or database watch, which the session that does
+  deliver needs), events are refused, permission requests ignored, and one line on stderr says
+  so. A session that does, or one it cannot tell about, gets everything, as always;
 * it exits cleanly within two seconds of stdin EOF or a signal, and at once, non-zero, with a
   traceback, when a task crashes, instead of lingering as a deaf zombie;
 * it keeps stdout for JSON-RPC: file descriptor 1 is pointed at stderr while it serves, so a stray
@@ -31,7 +39,7 @@ import sys
 import time
 import traceback
 from collections.abc import Mapping
-from typing import Any, BinaryIO, Final, NoReturn
+from typing import TYPE_CHECKING, Any, BinaryIO, Final, NoReturn
 
 from .. import _pipes
 from ..channel import Channel, PermissionRequest, Task
@@ -53,6 +61,9 @@ from ..protocol import (
 from ..sink import ChannelEvent, DeliveryStatus
 from ._queue import OutgoingQueue, QueueLimits
 from ._tasks import Background, start_tasks
+
+if TYPE_CHECKING:
+    from ..delivery import Delivery
 
 #: How long events are held after ``notifications/initialized``, in seconds. Claude Code 2.1.332
 #: installs its channel handler 5-60 ms after that notification (later on a loaded machine) and
@@ -87,6 +98,9 @@ class StdioRunner:
         self._stop: asyncio.Event | None = None
         self._crash: BaseException | None = None
         self._background = Background(self.log)
+        #: Whether the session delivers, once asked (``None`` until then); tool calls wait for it.
+        self.delivery: Delivery | None = None
+        self._decided = asyncio.Event()
 
     # ------------------------------------------------------------------ the sink
 
@@ -135,6 +149,7 @@ class StdioRunner:
         if method == METHOD_TOOLS_CALL:
             if not isinstance(params, dict) or not isinstance(params.get("name"), str):
                 raise JsonRpcError(INVALID_PARAMS, "tools/call needs a tool name")
+            await self._decided.wait()  # a tool may answer differently in a session that does not deliver
             return await self.channel.call_tool(params["name"], params.get("arguments"))
         raise JsonRpcError(-32601, f"Method not found: {method}")
 
@@ -172,7 +187,17 @@ class StdioRunner:
         if request is None:
             self.log.warning("malformed permission request ignored")
             return
-        self._background.spawn(self.channel.relay_permission(request), f"permission request {request.request_id}")
+        self._background.spawn(self._relay_permission(request), f"permission request {request.request_id}")
+
+    async def _relay_permission(self, request: PermissionRequest) -> None:
+        await self._decided.wait()  # and so after the inbound tasks have started, when they do
+        if self.delivery is not None and not self.delivery.delivers:
+            # Claude Code sends none to a server it did not register: an answer could not come back here.
+            self.log.info(
+                "permission request %s ignored: this session does not deliver this channel", request.request_id
+            )
+            return
+        await self.channel.relay_permission(request)
 
     # ------------------------------------------------------------------ running
 
@@ -194,7 +219,8 @@ class StdioRunner:
         if install_signal_handlers:
             for signum in _SIGNALS:
                 loop.add_signal_handler(signum, self._stop.set)
-        tasks = start_tasks(self.channel, self._task_crashed)
+        tasks = start_tasks(self.channel, self._task_crashed, inbound=False)
+        deciding = loop.create_task(self._start_inbound_if_delivering(tasks), name="session delivery")
         closed = loop.create_task(peer.closed.wait())
         stopping = loop.create_task(self._stop.wait())
         await asyncio.wait([closed, stopping], return_when=asyncio.FIRST_COMPLETED)
@@ -209,9 +235,10 @@ class StdioRunner:
             self.log.info("shutting down")
         started = time.monotonic()
         peer.cancel_serving()
+        deciding.cancel()
         for task in (*tasks, *self._background.tasks):
             task.cancel()
-        pending = [t for t in (*tasks, *self._background.tasks) if not t.done()]
+        pending = [t for t in (deciding, *tasks, *self._background.tasks) if not t.done()]
         if pending:
             _, late = await asyncio.wait(pending, timeout=0.3 if status else SHUTDOWN_GRACE)
             if late:
@@ -227,6 +254,28 @@ class StdioRunner:
         self.channel.detach(self)
         self.log.debug("stopped in %.0f ms", (time.monotonic() - started) * 1000)
         return status
+
+    async def _start_inbound_if_delivering(self, tasks: list[asyncio.Task[None]]) -> None:
+        """Ask whether the session delivers; start the inbound tasks (into ``tasks``) unless it does not."""
+        await asyncio.sleep(0)  # the initialize answer goes out before the process table is read
+        delivery, hint = await asyncio.to_thread(_session_delivery, self.channel.name)
+        self.delivery = delivery
+        self._queue.session_decided(delivery.delivers, delivery.reason)
+        if not delivery.delivers:
+            self.log.info(
+                "not enabled as a channel in this session: %s; tools only, receiving nothing%s",
+                delivery.reason,
+                f" ({hint})" if hint else "",
+            )
+        else:
+            if delivery.state == "unknown":
+                self.log.info(
+                    "cannot tell whether this session delivers (%s): receiving, as a channel", delivery.reason
+                )
+            else:
+                self.log.debug("this session delivers: %s", delivery.reason)
+            tasks.extend(start_tasks(self.channel, self._task_crashed, tool_support=False))
+        self._decided.set()
 
     def _task_crashed(self, task: Task, error: BaseException) -> None:
         """A task raised: log it (a user-fixable one without a traceback) and stop, exit status 1."""
@@ -255,6 +304,17 @@ class StdioRunner:
         with contextlib.suppress(Exception):
             sys.stderr.flush()
         os._exit(status)
+
+
+def _session_delivery(channel: str) -> tuple[Delivery, str]:
+    """Whether the session that spawned this process delivers ``channel``'s events, and a hint for
+    the log when the server may have the wrong name (in a thread: it imports psutil and reads the
+    process table, a few to tens of milliseconds)."""
+    from ..delivery import detect_delivery, identify_server, name_hint
+
+    identity = identify_server(channel)
+    delivery = detect_delivery(identity)
+    return delivery, name_hint(identity, delivery)
 
 
 def _ready_delay(environ: Mapping[str, str], log: logging.Logger) -> float:

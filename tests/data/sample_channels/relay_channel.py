@@ -71,8 +71,11 @@ if not os.environ.get("SAMPLE_NO_RELAY"):
 
 @channel.task
 async def adapter() -> None:
-    for index in range(int(os.environ.get("SAMPLE_PUSH_AT_START", "0"))):
+    at_start = int(os.environ.get("SAMPLE_PUSH_AT_START", "0"))
+    for index in range(at_start):
         channel.enqueue(f"early {index}", seq=index)
+    if at_start:
+        channel.log.info("queued %d event(s) at start", at_start)
     concurrent = int(os.environ.get("SAMPLE_PUSH_CONCURRENTLY", "0"))
     if concurrent:
         pushes = [asyncio.create_task(channel.push(f"pushed {i}", seq=i)) for i in range(concurrent)]

@@ -80,8 +80,14 @@ async def start_world(tmp_path: Path) -> AsyncIterator[Any]:
     started: list[tuple[HostProcess, OsascriptRecorder, ChatDbBuilder]] = []
 
     async def start(
-        *, owner_has_sent: bool = True, journal_mode: str = "wal", access: dict[str, Any] | None = None, **env: str
+        *,
+        owner_has_sent: bool = True,
+        journal_mode: str = "wal",
+        access: dict[str, Any] | None = None,
+        delivering: bool = True,
+        **env: str,
     ) -> World:
+        """The host running the channel; ``delivering=False``: a session without the channel flag."""
         state, home = tmp_path / "state", tmp_path / "home"
         state.mkdir(exist_ok=True)
         home.mkdir(exist_ok=True)
@@ -98,11 +104,12 @@ async def start_world(tmp_path: Path) -> AsyncIterator[Any]:
         }
         (state / "access.json").write_text(json.dumps(access if access is not None else ACCESS))
         config = write_mcp_config(tmp_path, channel_config("imessage", settings))
-        host = HostProcess(["--mcp-config", str(config), "--dangerously-load-development-channels", "server:imessage"])
+        flags = ["--dangerously-load-development-channels", "server:imessage"] if delivering else []
+        host = HostProcess(["--mcp-config", str(config), *flags])
         started.append((host, osascript, db))
         await host.start()
         await host.wait_type("ready")
-        await host.wait_stderr("watching chat.db")
+        await host.wait_stderr("watching chat.db" if delivering else "not enabled as a channel in this session")
         return World(db, host, osascript, state, home)
 
     yield start
@@ -370,6 +377,17 @@ async def test_send_failures_say_how_far_the_reply_got(start_world: Any) -> None
     world.osascript.fail(after=3, stderr="", status=2)
     result = await world.call("reply", chat_id=FRIEND_CHAT, text="ok", files=[str(make_file(world, "x.png"))])
     assert result["text"] == "reply failed: attachment x.png failed (1 sent ok): osascript exit 2"
+
+
+async def test_a_session_without_the_flag_watches_nothing_and_its_tools_work(start_world: Any) -> None:
+    world: World = await start_world(delivering=False)
+    world.db.message(FRIEND_CHAT, FRIEND, "nobody is watching")
+    assert (await world.call("reply", chat_id=FRIEND_CHAT, text="sent anyway"))["text"] == "sent"
+    assert world.osascript.recorded()[-1]["argv"] == ["-", "sent anyway" + SIGNED, FRIEND_CHAT]
+    history = (await world.call("chat_messages", chat_guid=FRIEND_CHAT))["text"]
+    assert "nobody is watching" in history
+    assert not any("watching chat.db" in line or "self-chat addresses" in line for line in world.host.stderr_lines)
+    assert world.host.of_type("event") == []
 
 
 async def test_chat_messages_is_scoped_to_allowlisted_chats(start_world: Any) -> None:

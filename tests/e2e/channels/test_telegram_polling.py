@@ -20,7 +20,7 @@ from fakes.telegram_api import FakeTelegram
 from fakes.telegram_session import ALICE, TelegramSession, fake, session, state, write_access
 from mcp_channels.access import AccessStore, approve_pairing
 from mcp_channels.channels.telegram._poller import Backoff
-from mcp_channels.channels.telegram._poller_lock import poller_lock_status
+from mcp_channels.poller_lock import poller_lock_status
 
 __all__ = ["fake", "session", "state"]  # fixtures
 
@@ -42,7 +42,7 @@ def test_backoff_doubles_up_to_a_cap_and_resets() -> None:
 async def test_second_session_only_sends_then_takes_over(
     fake: FakeTelegram, session: TelegramSession, state: Path, tmp_path: Path
 ) -> None:
-    receiver = poller_lock_status(state, fake.token)
+    receiver = poller_lock_status(state, fake.token, "telegram")
     assert receiver is not None and receiver != os.getpid()
     second = await TelegramSession(fake, state, tmp_path / "second").start(receiving=False)
     try:
@@ -68,14 +68,14 @@ async def test_second_session_only_sends_then_takes_over(
         await second.host.wait_stderr("the other session has exited: this one now receives messages")
         fake.send_text(fake.users[ALICE], "after the hand-over")
         await second.event("after the hand-over")
-        assert poller_lock_status(state, fake.token) not in (None, receiver)
+        assert poller_lock_status(state, fake.token, "telegram") not in (None, receiver)
         assert not session.log_has("409") and not second.log_has("409")  # they never fought over the token
         assert [m["text"] for m in fake.sent_to(333)][1:] == [
             "Paired! Say hi to Claude."
         ]  # once, though both sessions watch
     finally:
         await second.stop()
-    assert poller_lock_status(state, fake.token) is None
+    assert poller_lock_status(state, fake.token, "telegram") is None
 
 
 async def test_foreign_poller_gets_backoff_not_a_409_loop(fake: FakeTelegram, session: TelegramSession) -> None:
@@ -166,7 +166,7 @@ async def test_crash_in_the_middle_of_a_burst_loses_nothing(
     fake.fault("setMessageReaction", "delay", seconds=0.3, times=1000)
     texts = await burst(fake, 12)
     await session.event("burst 3")
-    pid = poller_lock_status(state, fake.token)
+    pid = poller_lock_status(state, fake.token, "telegram")
     assert pid is not None
     os.kill(pid, signal.SIGKILL)  # no chance to confirm anything
     await session.host.wait_type("server_exited")

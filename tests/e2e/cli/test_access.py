@@ -7,27 +7,16 @@ import os
 import stat
 import subprocess
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from support.processes import PYTHON
+from support.processes import PYTHON, Finished
 
 NOW_MS = 1_700_000_000_000
 TG_TOKEN = "123456789:AAHdqTcvCH1vGWJxfSeofSAs0K5PALDsaw"
 DC_TOKEN = "MTIzNDU2Nzg5MDEyMzQ1Njc4.GhIjKl.abcdefghijklmnopqrstuvwxyz0123456789AB"
-
-
-@dataclass
-class Run:
-    code: int
-    out: str
-    err: str
-
-    def json(self) -> Any:
-        return json.loads(self.out)
 
 
 @pytest.fixture
@@ -36,14 +25,15 @@ def cli(tmp_path: Path):
     base = {k: v for k, v in os.environ.items() if not k.endswith(("_STATE_DIR", "_ACCESS_MODE", "_TOKEN"))}
     base.pop("WEBHOOK_SECRET", None)
     base |= {
-        f"{name.upper()}_STATE_DIR": str(tmp_path / name) for name in ("telegram", "discord", "imessage", "webhook")
+        f"{name.upper()}_STATE_DIR": str(tmp_path / name)
+        for name in ("telegram", "discord", "imessage", "webhook", "slack")
     }
 
-    def run(*args: str, **env: str) -> Run:
+    def run(*args: str, **env: str) -> Finished:
         done = subprocess.run(
             [PYTHON, "-m", "mcp_channels", *args], env={**base, **env}, capture_output=True, text=True, timeout=30
         )
-        return Run(done.returncode, done.stdout, done.stderr)
+        return Finished(done.returncode, done.stdout, done.stderr)
 
     return run
 
@@ -78,7 +68,7 @@ def test_status_of_a_fresh_channel(cli, tmp_path: Path) -> None:
 
 
 def test_usage_errors_exit_2(cli) -> None:
-    for args in (["access"], ["access", "webhook"], ["access", "slack"], ["access", "telegram", "frobnicate"]):
+    for args in (["access"], ["access", "webhook"], ["access", "matrix"], ["access", "telegram", "frobnicate"]):
         run = cli(*args)
         assert run.code == 2 and "error:" in run.err, args
     run = cli("access", "telegram", "policy", "open", "--json")
@@ -362,7 +352,7 @@ def test_configure_refuses_unusable_tokens(cli, tmp_path: Path) -> None:
     assert not (tmp_path / "telegram" / ".env").exists()
     imessage = cli("configure", "imessage", "abc")
     assert imessage.code == 1 and "imessage has no token" in imessage.err
-    assert cli("configure", "slack").code == 2
+    assert cli("configure", "matrix").code == 2
 
 
 def test_configure_says_when_the_environment_wins(cli) -> None:

@@ -153,9 +153,9 @@ async def test_without_a_channel_it_checks_the_common_ground(machine: Machine) -
 
 
 async def test_an_unknown_channel_is_a_usage_error(machine: Machine) -> None:
-    result = await machine.run("slack", json_output=False)
+    result = await machine.run("matrix", json_output=False)
     assert result.returncode == 2
-    assert "invalid choice: 'slack'" in result.stderr
+    assert "invalid choice: 'matrix'" in result.stderr
 
 
 # --------------------------------------------------------------------------- tokens, state, access
@@ -543,4 +543,28 @@ async def test_the_official_plugin_enabled_beside_ours(machine: Machine) -> None
         "status": "warn",
         "message": f"the official fakechat plugin is enabled too ({settings}): two fakechat servers would run",
         "fix": "/plugin disable fakechat@claude-plugins-official",
+    }
+
+
+async def test_deeply_nested_settings_are_reported_as_unreadable_files(machine: Machine) -> None:
+    """JSON nested past the parser's depth raises RecursionError, not ValueError: no traceback."""
+    deep = "[" * 100_000 + "]" * 100_000
+    settings = machine.home / ".claude" / "settings.json"
+    settings.parent.mkdir(parents=True, exist_ok=True)
+    settings.write_text(deep)
+    machine.managed.write_text(deep)
+    result = await machine.run("fakechat", FAKECHAT_PORT=str(free_port()))
+    assert "Traceback" not in result.stderr, result.stderr
+    unreadable = "not readable: JSON nested deeper than the parser goes"
+    assert result.check("org") == {
+        "check": "org",
+        "status": "warn",
+        "message": f"cannot read managed settings {machine.managed}: {unreadable}",
+        "fix": "ask your administrator",
+    }
+    assert result.check("official") == {
+        "check": "official",
+        "status": "warn",
+        "message": f"cannot read {settings}: {unreadable}; cannot tell whether the official fakechat plugin is enabled",
+        "fix": f"check that {settings} is a JSON object Claude Code can read",
     }

@@ -47,7 +47,7 @@ def _home(name: str) -> Path:
 
 
 def test_every_registered_channel_declares_its_facts_in_its_package() -> None:
-    assert NAMES == tuple(PACKAGES) == ("fakechat", "webhook", "telegram", "discord", "imessage")
+    assert NAMES == tuple(PACKAGES) == ("fakechat", "webhook", "telegram", "discord", "imessage", "slack")
     for name in NAMES:
         declared = facts(name)
         assert declared.name == name and declared.plugin.description
@@ -64,9 +64,15 @@ def test_variable_names_appear_only_where_the_channel_declares_them() -> None:
             *([facts(name).port.variable] if facts(name).port else []),
         ]
     }
-    assert {"TELEGRAM_BOT_TOKEN", "DISCORD_BOT_TOKEN", "WEBHOOK_SECRET", "WEBHOOK_PORT", "FAKECHAT_PORT"} <= set(
-        variables
-    )
+    assert {
+        "TELEGRAM_BOT_TOKEN",
+        "DISCORD_BOT_TOKEN",
+        "SLACK_BOT_TOKEN",
+        "SLACK_APP_TOKEN",
+        "WEBHOOK_SECRET",
+        "WEBHOOK_PORT",
+        "FAKECHAT_PORT",
+    } <= set(variables)
     found = [
         f"{path.relative_to(REPO)}: {value}"
         for path in [*SOURCE.rglob("*.py"), REPO / "scripts" / "plugins.py"]
@@ -81,7 +87,7 @@ def test_limits_and_ports_are_not_copied_where_they_are_read() -> None:
         declared.port.default for declared in all_facts() if declared.port
     }
     numbers.discard(None)
-    assert {4096, 2000, 10_000, 8787, 8788} <= numbers
+    assert {4096, 2000, 10_000, 4000, 8787, 8788} <= numbers
     found = [
         f"{path.relative_to(REPO)}: {value}"
         for path in READERS
@@ -126,7 +132,7 @@ def test_serving_the_webhook_imports_no_other_channel_and_no_platform_library() 
     others = {module for module in loaded if module.startswith("mcp_channels.channels.") and ".webhook" not in module}
     assert others == set()
     libraries = {declared.library.import_name for declared in all_facts() if declared.library}
-    assert libraries == {"telegram", "discord"}
+    assert libraries == {"telegram", "discord", "slack_sdk"}
     assert not (libraries | {"aiohttp", "psutil", "argparse"}) & {module.split(".")[0] for module in loaded}
 
 
@@ -152,6 +158,8 @@ def environment(tmp_path: Path) -> dict[str, str]:
         "TELEGRAM_BOT_TOKEN": "123456789:" + "A" * 35,
         "DISCORD_BOT_TOKEN": "MTIz.fake-bot.token",
         "IMESSAGE_DB_PATH": str(chat_db),
+        "SLACK_BOT_TOKEN": "xoxb-1-2-fake",
+        "SLACK_APP_TOKEN": "xapp-1-A1-2-fake",
     }
 
 
@@ -162,6 +170,7 @@ TASKS = {
     "telegram": [("load_platform", False), ("receive_messages", True), ("confirm_pairings", True)],
     "discord": [("load_platform", False), ("connect", True), ("deliver", True), ("greet_approved", True)],
     "imessage": [("poll_forever", True), ("greet_approved", True)],
+    "slack": [("load_platform", False), ("receive_events", True), ("show_progress", True), ("confirm_pairings", True)],
 }
 
 

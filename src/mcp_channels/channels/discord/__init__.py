@@ -29,13 +29,14 @@ TOKEN = Token(
 #: Discord's limit on one message's content, in UTF-16 units as Discord counts them.
 MESSAGE_LIMIT = 2000
 LENGTH_UNITS = "utf16"
+LIBRARY = PlatformLibrary("discord", "discord.py", (2, 4), extra="discord")
 FACTS = ChannelFacts(
     name="discord",
     title="Discord",
     tokens=(TOKEN,),
     message_limit=MESSAGE_LIMIT,
     length_units=LENGTH_UNITS,
-    library=PlatformLibrary("discord", "discord.py", (2, 4), extra="discord"),
+    library=LIBRARY,
     access=AccessFacts(),
     official_plugin=True,
     relays_permissions=True,
@@ -68,4 +69,4 @@ FACTS = ChannelFacts(
     ),
 )
 
-__all__ = ["FACTS", "LENGTH_UNITS", "MESSAGE_LIMIT", "TOKEN"]
+__all__ = ["FACTS", "LENGTH_UNITS", "LIBRARY", "MESSAGE_LIMIT", "TOKEN"]

@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Final
 from ...access import AccessStore
 from ...channel import Channel
 from ...messaging import DeferredRuntime
-from . import FACTS
+from . import FACTS, LIBRARY
 from ._declared import TOOLS
 from ._settings import DiscordSettings
 
@@ -48,11 +48,13 @@ def build(environ: Mapping[str, str] | None = None) -> Channel:
 
         return DiscordRuntime(channel, settings, store)
 
-    runtime = DeferredRuntime(channel, f"{__package__}._runtime", make)
+    runtime = DeferredRuntime(channel, f"{__package__}._runtime", make, extra=LIBRARY.extra)
     runtime.declare_tools(lambda discord: discord.tools, TOOLS)
     runtime.task("connect", lambda connection: connection.connect(), inbound=True)
     runtime.task("deliver", lambda connection: connection.deliver(), inbound=True)
     runtime.task("greet_approved", lambda connection: connection.greet_approved(), inbound=True)
+    # Logging in is REST only, all the tools need; the gateway ("connect") is the inbound side.
+    runtime.start_with(lambda connection: connection.log_in())
     channel.on_permission_request(runtime.delegate(lambda connection: connection.prompts.relay))
     return channel
 

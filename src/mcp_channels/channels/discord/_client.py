@@ -1,5 +1,9 @@
 """discord.py, set up the way the channel needs it: intents, API address, login and the gateway loop.
 
+Logging in (REST) and opening the gateway are separate steps: the tools need only the first, so a
+session that does not deliver the channel's events logs in and never opens the gateway, which
+stays free for the session that does.
+
 discord.py does the hard parts of the gateway itself: heartbeats, RESUME with the last sequence
 number after a dropped connection (Discord replays what was missed), a fresh IDENTIFY after an
 invalid session, and waiting out 429 answers for ``retry_after`` seconds.
@@ -72,17 +76,20 @@ class DiscordClient(discord.Client):
             return
         self._deliver(message)
 
-    async def run_gateway(self, token: str, after_login: Callable[[], Awaitable[None]]) -> None:
-        """Log in, then stay connected until cancelled; what cannot be retried raises :class:`ConfigurationError`."""
+    async def log_in(self, token: str) -> None:
+        """Log in over REST, which is all the tools need; what cannot work raises :class:`ConfigurationError`."""
         try:
-            try:
-                await self.login(token)
-            except discord.LoginFailure as exc:
-                raise ConfigurationError(f"login failed: {exc} (check DISCORD_BOT_TOKEN)") from None
-            except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
-                raise ConfigurationError(f"login failed: {exc}") from None
+            await self.login(token)
+        except discord.LoginFailure as exc:
+            raise ConfigurationError(f"login failed: {exc} (check DISCORD_BOT_TOKEN)") from None
+        except (discord.HTTPException, aiohttp.ClientError, OSError) as exc:
+            raise ConfigurationError(f"login failed: {exc}") from None
+
+    async def open_gateway(self) -> None:
+        """Once logged in, receive over the gateway until cancelled; what cannot be retried raises
+        :class:`ConfigurationError`. The client is closed when this returns, for every caller."""
+        try:
             await self._use_recommended_gateway()
-            await after_login()
             try:
                 await self.connect(reconnect=True)
             except discord.PrivilegedIntentsRequired:

@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import logging
 from collections import OrderedDict
-from datetime import UTC, datetime
 from typing import Final
 
 import discord
 
 from ...access import InboundMessage
 from ...messaging import Incoming
-from ...text import safe_name
+from ...text import iso_timestamp, safe_name
 from ._targets import group_key
 
 #: How many of the bot's own reply ids are remembered, so a reply to one counts as a mention.
@@ -48,12 +47,6 @@ def describe_attachment(attachment: discord.Attachment) -> str:
     """``name (type, NKB)``, the form the official server lists attachments in."""
     kind = attachment.content_type or "unknown"
     return f"{attachment_name(attachment)} ({kind}, {kilobytes(attachment.size)}KB)"
-
-
-def iso_timestamp(moment: datetime) -> str:
-    """JavaScript's ``toISOString()``: UTC, always milliseconds, ``Z``."""
-    utc = moment.astimezone(UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 class InboundReader:

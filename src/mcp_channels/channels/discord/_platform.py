@@ -1,4 +1,4 @@
-"""The three platform calls the shared inbound path makes (:class:`~mcp_channels.messaging.ChatPlatform`)."""
+"""The platform calls the shared inbound path makes (:class:`~mcp_channels.messaging.ChatPlatform`), and typing."""
 
 from __future__ import annotations
 

@@ -16,9 +16,9 @@ from ...errors import ToolError
 from ...messaging import ChatBridge, partial_failure, reply_targets, sent_summary
 from ...outbound import INBOX_DIR, MB, check_files
 from ...state import atomic_write
-from ...text import chunk, saved_file_name, text_length
+from ...text import chunk, iso_timestamp, saved_file_name, text_length
 from . import LENGTH_UNITS, MESSAGE_LIMIT
-from ._inbound import RecentlySent, attachment_name, iso_timestamp, kilobytes
+from ._inbound import RecentlySent, attachment_name, kilobytes
 from ._targets import ChannelGate, snowflake
 
 MAX_FILES: Final = 10

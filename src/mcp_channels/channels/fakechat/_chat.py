@@ -46,6 +46,8 @@ class Upload(Protocol):
 
     def discard(self) -> None: ...
 
+    def withdraw(self) -> None: ...
+
 
 def _checked_text(client_id: Any, text: Any, upload: Upload | None) -> str:
     """The message text, stripped; :class:`Refused` when the frame or form is unusable."""
@@ -132,6 +134,8 @@ class Fakechat:
         try:
             delivered = self.channel.enqueue(content, **meta)
         except (EventQueueFull, HostDisconnected) as exc:
+            if upload is not None:
+                upload.withdraw()  # the message is refused whole: its file must not stay in inbox/
             raise Refused(f"not delivered, Claude Code is not taking messages now: {exc}") from None
         entry["status"] = "delivered" if delivered.done() else "waiting"
         self.conversation.add(entry)
@@ -174,9 +178,25 @@ class Fakechat:
 
     # ------------------------------------------------------------------ from Claude
 
+    def _check_page_served_here(self) -> None:
+        """:class:`ToolError` in a session that does not deliver fakechat's events.
+
+        Such a session does not serve the page (the one that delivers does, on the same port),
+        and fakechat has no platform but the page: a reply would be shown to nobody, so the tool
+        says so instead of answering "sent".
+        """
+        delivery = self.channel.delivery
+        if not delivery.session_delivers:
+            raise ToolError(
+                f"this session does not serve the fakechat page ({delivery.session_reason}): the Claude Code "
+                f"session started with the channel flag naming fakechat serves {self.settings.url}, and only "
+                "its replies appear there"
+            )
+
     async def reply(self, text: str, reply_to: str | None = None, files: list[str] | None = None) -> str:
         """The ``reply`` tool: every file is checked first (the shared outbound guards: it exists, is a
         regular file of at most 50 MB, is not channel state), then copied to the outbox and offered."""
+        self._check_page_served_here()
         _checked_reply_text(text)
         attachments = []
         if files:
@@ -204,6 +224,7 @@ class Fakechat:
 
     async def edit(self, message_id: str, text: str) -> str:
         """The ``edit_message`` tool: only Claude's own messages of this session can change."""
+        self._check_page_served_here()
         entry = self.conversation.get(message_id)
         if entry is None or entry.get("type") != "msg":
             raise ToolError(

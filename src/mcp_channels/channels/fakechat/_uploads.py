@@ -89,6 +89,9 @@ class Inbox:
         if kept:
             self._stored += incoming.size
 
+    def _removed(self, size: int) -> None:
+        self._stored = max(0, self._stored - size)
+
 
 class IncomingFile:
     """An upload being received into ``inbox/``: hidden until :meth:`commit` names it."""
@@ -102,6 +105,7 @@ class IncomingFile:
         fd, temp = tempfile.mkstemp(prefix=".upload-", suffix=".part", dir=self._folder)
         self.temp = Path(temp)
         self._handle = os.fdopen(fd, "wb")
+        self._committed: Path | None = None
 
     def write(self, data: bytes) -> None:
         """Append a piece; :class:`TooLarge` past the upload limit, :class:`InboxFull` past the quota."""
@@ -124,8 +128,18 @@ class IncomingFile:
                 continue
             self.temp.unlink()
             self._inbox._received(self, kept=True)
+            self._committed = target
             return target
         raise OSError(f"no free name for {stem}{ext} in {self._folder}")
+
+    def withdraw(self) -> None:
+        """Remove the committed file: the message it came with was refused, so nobody will read it."""
+        if self._committed is None:
+            return
+        with contextlib.suppress(FileNotFoundError):
+            self._committed.unlink()
+        self._inbox._removed(self.size)
+        self._committed = None
 
     def discard(self) -> None:
         """Drop a refused or abandoned upload."""

@@ -21,7 +21,7 @@ from typing import Any, Final, TypeVar
 from ..._schema import integer, object_schema, string
 from ...access import Access, AccessStore, InboundMessage
 from ...channel import Channel, PermissionRequest
-from ...errors import ToolError
+from ...errors import HostDisconnected, ToolError
 from ...messaging import ChatBridge, Incoming, reply_schema
 from ...outbound import MB, assert_chat_allowed, check_files
 from ...settings import environ_or_os
@@ -32,7 +32,7 @@ from ._chatdb import (
     STYLE_GROUP,
     ChatDb,
     MessageRow,
-    iso_timestamp,
+    epoch_ms_iso,
     normalise_address,
 )
 from ._echo import ATTACHMENT_KEY, EchoFilter
@@ -84,7 +84,7 @@ class MessagesApp:
     """The platform side for :class:`ChatBridge`: sends through osascript and remembers them as echoes.
 
     iMessage has no tapbacks or typing indicator through AppleScript: a "reaction" (the ✅/❌
-    answering a permission verdict) is sent as a message of its own, and typing does nothing.
+    answering a permission verdict) is sent as a message of its own, and it shows no progress.
     """
 
     def __init__(self, osascript: Osascript, echoes: EchoFilter) -> None:
@@ -102,9 +102,6 @@ class MessagesApp:
 
     async def react(self, chat_id: str, message_id: str, emoji: str) -> None:
         await self.send_text(chat_id, emoji)
-
-    async def send_typing(self, chat_id: str) -> None:
-        return None
 
 
 class IMessageChannel:
@@ -134,11 +131,16 @@ class IMessageChannel:
     # ------------------------------------------------------------------ inbound
 
     async def poll_forever(self) -> None:
+        """Poll until Claude Code goes away; then stop, with one line in the log rather than one
+        traceback per message until the process exits."""
         self.log.info("self-chat addresses: %s", ", ".join(sorted(self.self_addresses)) or "(none)")
         self.log.info("watching chat.db (watermark=%d)", self.watermark)
-        while True:
-            await self.poll()
-            await asyncio.sleep(self.settings.poll_interval)
+        try:
+            while True:
+                await self.poll()
+                await asyncio.sleep(self.settings.poll_interval)
+        except HostDisconnected:
+            self.log.warning("Claude Code has gone away: stopped watching chat.db; later messages stay there")
 
     async def poll(self) -> None:
         """Handle every row added since the last poll; a failed query is logged and retried next time."""
@@ -157,6 +159,8 @@ class IMessageChannel:
                 self.watermark = row.rowid
                 try:
                     await self.handle(row)
+                except HostDisconnected:
+                    raise
                 except Exception:
                     self.log.exception("message %s could not be handled", row.guid)
             if len(rows) < POLL_BATCH:
@@ -184,7 +188,7 @@ class IMessageChannel:
         is_self_chat = not is_group and row.service == "iMessage" and sender.lower() in self.self_addresses
         if is_self_chat and self.echoes.consume(row.chat_guid, text or ATTACHMENT_KEY):
             return
-        meta = {"chat_id": row.chat_guid, "message_id": row.guid, "user": sender, "ts": iso_timestamp(row.epoch_ms)}
+        meta = {"chat_id": row.chat_guid, "message_id": row.guid, "user": sender, "ts": epoch_ms_iso(row.epoch_ms)}
         content = text
         if row.has_attachments:
             attached = await self._attachment_meta(row.rowid)

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Final
 
 from ...errors import ConfigurationError
+from ...text import iso_timestamp
 from ._typedstream import decode_attributed_body
 
 DEFAULT_PATH: Final = "~/Library/Messages/chat.db"
@@ -111,10 +112,9 @@ def apple_to_epoch_ms(date: int) -> int:
     return min(max(date // 1_000_000 + APPLE_EPOCH_MS, 0), MAX_EPOCH_MS)
 
 
-def iso_timestamp(epoch_ms: int) -> str:
-    """``2026-03-24T10:15:30.123Z``, as JavaScript's ``toISOString`` writes it."""
-    moment = datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(milliseconds=epoch_ms)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
+def epoch_ms_iso(epoch_ms: int) -> str:
+    """Milliseconds since 1970 as meta ``ts`` (``2026-03-24T10:15:30.123Z``), exact to the millisecond."""
+    return iso_timestamp(datetime.datetime(1970, 1, 1, tzinfo=datetime.UTC) + datetime.timedelta(milliseconds=epoch_ms))
 
 
 def normalise_address(account: str) -> str:

@@ -26,13 +26,14 @@ TOKEN = Token(
 #: Telegram's limit on one message's text, in UTF-16 units after the markup is removed.
 MESSAGE_LIMIT = 4096
 LENGTH_UNITS = "utf16"
+LIBRARY = PlatformLibrary("telegram", "python-telegram-bot", (22,), extra="telegram")
 FACTS = ChannelFacts(
     name="telegram",
     title="Telegram",
     tokens=(TOKEN,),
     message_limit=MESSAGE_LIMIT,
     length_units=LENGTH_UNITS,
-    library=PlatformLibrary("telegram", "python-telegram-bot", (22,), extra="telegram"),
+    library=LIBRARY,
     access=AccessFacts(),
     official_plugin=True,
     relays_permissions=True,
@@ -64,4 +65,4 @@ FACTS = ChannelFacts(
     ),
 )
 
-__all__ = ["FACTS", "LENGTH_UNITS", "MESSAGE_LIMIT", "TOKEN"]
+__all__ = ["FACTS", "LENGTH_UNITS", "LIBRARY", "MESSAGE_LIMIT", "TOKEN"]

@@ -11,7 +11,7 @@ from ...channel import Channel
 from ...messaging import DeferredRuntime
 from ...settings import environ_or_os
 from ...state import ensure_private_dir
-from . import FACTS
+from . import FACTS, LIBRARY
 from ._declared import TOOLS
 from ._settings import TelegramSettings
 
@@ -60,7 +60,7 @@ def build(environ: Mapping[str, str] | None = None) -> Channel:
 
         return TelegramRuntime(channel, store, settings.token, settings.api_base, directory)
 
-    runtime = DeferredRuntime(channel, f"{__package__}._runtime", make)
+    runtime = DeferredRuntime(channel, f"{__package__}._runtime", make, extra=LIBRARY.extra)
     runtime.declare_tools(lambda telegram: telegram.tools, TOOLS)
     runtime.task("receive_messages", lambda telegram: telegram.receive_messages(), inbound=True)
     runtime.task("confirm_pairings", lambda telegram: telegram.confirm_pairings(), inbound=True)

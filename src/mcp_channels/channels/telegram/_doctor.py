@@ -1,7 +1,7 @@
 """What ``mcp-channels doctor telegram`` checks beyond every channel's checks: who polls the bot.
 
 Telegram gives a bot's updates to one poller at a time; a second one gets 409 Conflict and the two
-take each other's messages. Our servers share a lock (:mod:`._poller_lock`); the official server
+take each other's messages. Our servers share a lock (:mod:`mcp_channels.poller_lock`); the official server
 does not, so its live ``bot.pid`` is reported as a failure.
 """
 
@@ -13,8 +13,8 @@ from pathlib import Path
 from ..._listeners import process_command
 from ...diagnostics import FAIL, OK, Check, Setup
 from ...enablement import OFFICIAL_MARKETPLACE
+from ...poller_lock import poller_lock_status
 from . import FACTS, TOKEN
-from ._poller_lock import poller_lock_status
 
 
 def check_poller(setup: Setup) -> list[Check]:
@@ -23,7 +23,7 @@ def check_poller(setup: Setup) -> list[Check]:
     if value is None:
         return []  # the token check already says what to do
     directory = setup.state_dir(FACTS.name)
-    pid = poller_lock_status(directory, value)
+    pid = poller_lock_status(directory, value, FACTS.name)
     if pid is None:
         checks = [Check("poller", OK, "no session is receiving this bot's messages right now")]
     else:

@@ -7,7 +7,6 @@ Telegram message is: DM or group, mentioned or not, which text, which attachment
 
 from __future__ import annotations
 
-import datetime
 import logging
 import re
 from collections.abc import Mapping
@@ -18,6 +17,7 @@ from telegram.constants import ChatType, MessageEntityType
 
 from ...access import AccessStore, InboundMessage, epoch_ms
 from ...messaging import ChatBridge, Incoming, parse_permission_button
+from ...text import iso_timestamp
 from . import LENGTH_UNITS, MESSAGE_LIMIT
 from ._bot import permission_keyboard, redact
 from ._media import Described, Downloads, describe
@@ -74,12 +74,6 @@ def is_mentioned(message: Message, bot: User) -> bool:
             return True
     replied = message.reply_to_message
     return replied is not None and replied.from_user is not None and replied.from_user.id == bot.id
-
-
-def iso_timestamp(moment: datetime.datetime) -> str:
-    """``2026-03-24T10:15:00.000Z``, the form JavaScript's ``toISOString`` gives (meta ``ts``)."""
-    utc = moment.astimezone(datetime.UTC)
-    return utc.strftime("%Y-%m-%dT%H:%M:%S.") + f"{utc.microsecond // 1000:03d}Z"
 
 
 class Inbound:

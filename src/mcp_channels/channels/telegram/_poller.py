@@ -1,8 +1,8 @@
 """The ``getUpdates`` loop: one consumer per token, never deaf, nothing lost.
 
-* Only the session holding the token's :class:`PollerLock` polls. Another session of the same
-  bot serves its tools (sending works from any number of sessions), says so once on stderr, and
-  takes over within :data:`LOCK_RETRY` seconds of the receiving session exiting.
+* Only the session holding the token's :class:`~mcp_channels.poller_lock.PollerLock` polls.
+  Another session of the same bot serves its tools (sending works from any number of sessions),
+  says so once on stderr, and takes over within a second of the receiving session exiting.
 * Every error is retried, forever, with capped exponential backoff; a flood-control 429 waits
   exactly as long as Telegram asks; a 409 from a poller outside our lock (the official plugin,
   another machine) backs off instead of spinning.
@@ -31,16 +31,14 @@ from telegram.error import Conflict, InvalidToken, RetryAfter, TelegramError
 from telegram.warnings import PTBUserWarning
 
 from ...errors import HostDisconnected
+from ...poller_lock import PollerLock, wait_for_lock
 from ._bot import redact, retry_after_seconds
 from ._inbound import COMMANDS, Inbound
-from ._poller_lock import PollerLock
 
 #: Seconds a getUpdates call waits for news (Telegram allows up to 50).
 LONG_POLL: Final = 25
 #: Read timeout of a poll beyond the time Telegram holds it.
 POLL_READ_TIMEOUT: Final = 10.0
-#: How often a session that only sends checks whether it can take over receiving.
-LOCK_RETRY: Final = 1.0
 BACKOFF_FIRST: Final = 0.5
 BACKOFF_CAP: Final = 30.0
 ALLOWED_UPDATES: Final = ["message", "callback_query"]
@@ -99,7 +97,7 @@ class Poller:
     async def run(self) -> None:
         """Receive forever (a server task); returns only by cancellation."""
         try:
-            await self._wait_for_lock()
+            await wait_for_lock(self.lock, self.log, "this bot")
             await self._start()
             await self._poll()
         except HostDisconnected:
@@ -108,22 +106,6 @@ class Poller:
             if self.lock.held:
                 await self._confirm()
                 self.lock.release()
-
-    async def _wait_for_lock(self) -> None:
-        announced = False
-        while not self.lock.acquire():
-            if not announced:
-                holder = self.lock.holder()
-                who = f"pid {holder.pid}" if holder else "pid unknown"
-                self.log.warning(
-                    "another session (%s) is receiving messages for this bot; this one only sends "
-                    "(its tools work, and it takes over receiving when that session exits)",
-                    who,
-                )
-                announced = True
-            await asyncio.sleep(LOCK_RETRY)
-        if announced:
-            self.log.info("the other session has exited: this one now receives messages")
 
     async def _start(self) -> None:
         """getMe, retried until it works (a webhook left on the bot is dealt with by :meth:`_poll`)."""

@@ -8,11 +8,11 @@ from ...access import AccessStore
 from ...channel import Channel, PermissionRequest
 from ...messaging import ChatBridge, TypingIndicator, permission_prompt_text
 from ...outbound import INBOX_DIR
+from ...poller_lock import PollerLock
 from ._bot import TYPING_REFRESH, TelegramPlatform, flood_safe, make_bot, permission_keyboard
 from ._inbound import Inbound
 from ._media import Downloads
 from ._poller import Poller
-from ._poller_lock import PollerLock
 from ._tools import TelegramTools
 
 
@@ -25,7 +25,7 @@ class TelegramRuntime:
         self.bot = make_bot(token, api_base)
         platform = TelegramPlatform(self.bot)
         self.bridge = ChatBridge(
-            channel, store, platform, typing=TypingIndicator(platform.send_typing, every=TYPING_REFRESH)
+            channel, store, platform, progress=TypingIndicator(platform.send_typing, every=TYPING_REFRESH)
         )
         downloads = Downloads(self.bot, directory / INBOX_DIR)
         self.poller = Poller(

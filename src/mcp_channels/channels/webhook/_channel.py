@@ -289,14 +289,17 @@ def build(environ: Mapping[str, str] | None = None) -> Channel:
     @channel.tool(
         description=(
             "Where this webhook receiver listens (URL), whether senders must sign requests (HMAC-SHA256), "
-            "and how many events it has received, delivered and rejected. Use it to tell the user what URL "
-            "to configure, or to check whether an expected hook arrived."
+            "and how many events it has received, delivered and rejected; in a session that does not "
+            "receive webhook events, why it does not listen. Use it to tell the user what URL to "
+            "configure, or to check whether an expected hook arrived."
         ),
         input_schema={"type": "object", "properties": {}},
     )
     async def status() -> str:
-        report = {
+        report: dict[str, object] = {
             "url": f"http://{HOST}:{settings.port}/",
+            "listening": receiver.server is not None,
+            **_not_listening(channel, settings),
             "signature_required": settings.secret is not None,
             "max_body_bytes": settings.max_body,
             "replay_protection": settings.replay_protection,
@@ -326,6 +329,19 @@ def build(environ: Mapping[str, str] | None = None) -> Channel:
             server.close()
 
     return channel
+
+
+def _not_listening(channel: Channel, settings: WebhookSettings) -> dict[str, str]:
+    """Why the receiver does not listen in this session, for the ``status`` tool (nothing when it does)."""
+    delivery = channel.delivery
+    if delivery.session_delivers:
+        return {}
+    return {
+        "not_listening_because": (
+            f"this Claude Code session does not receive webhook events ({delivery.session_reason}); the session "
+            f"started with the channel flag naming this server listens on http://{HOST}:{settings.port}/"
+        )
+    }
 
 
 def _log_start(channel: Channel, settings: WebhookSettings, server: _http1.HttpServer) -> None:

@@ -3,14 +3,13 @@ and what makes it ignore a running channel without a word (``docs/host-protocol.
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 from typing import Final
 
 from ...channels import ChannelFacts
 from ...diagnostics import FAIL, OK, WARN, Check, Setup
-from ...enablement import OFFICIAL_MARKETPLACE, ManagedSettings, third_party_provider
+from ...enablement import OFFICIAL_MARKETPLACE, ManagedSettings, read_json_file, third_party_provider
 from ._machine import version_tuple
 
 #: Our marketplace's name in ``.claude-plugin/marketplace.json`` (``plugin:<channel>@mcp-channels``).
@@ -116,11 +115,19 @@ def check_official_plugin(setup: Setup, facts: ChannelFacts) -> Check | None:
         return None
     channel = facts.name
     settings = setup.claude_dir / "settings.json"
-    try:
-        enabled = json.loads(settings.read_text(encoding="utf-8")).get("enabledPlugins") or {}
-    except (OSError, ValueError, AttributeError):
-        enabled = {}
     official = f"{channel}@{OFFICIAL_MARKETPLACE}"
+    try:
+        document = read_json_file(settings)
+    except FileNotFoundError:
+        document = {}
+    except (OSError, ValueError) as exc:
+        return Check(
+            "official",
+            WARN,
+            f"cannot read {settings}: {exc}; cannot tell whether the official {channel} plugin is enabled",
+            f"check that {settings} is a JSON object Claude Code can read",
+        )
+    enabled = document.get("enabledPlugins") or {} if isinstance(document, dict) else {}
     if isinstance(enabled, dict) and enabled.get(official):
         return Check(
             "official",

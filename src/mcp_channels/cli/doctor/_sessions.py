@@ -2,10 +2,11 @@
 whether that session delivers its events.
 
 Claude Code runs a configured channel in every session, also in one started without a channel
-flag, where its events are dropped; the server that got there first holds the channel's port or
-bot. This check makes that visible: one line per running ``mcp-channels serve`` process, with
-the Claude Code session (or ``mcp-channels host``) that started it and the gate's verdict, read
-as the server itself reads it (``delivery.py``). Only servers running with the same home
+flag, where its events are dropped; a server there serves its tools only and holds nothing of
+the platform. This check makes that visible: one line per running ``mcp-channels serve``
+process, with the Claude Code session (or ``mcp-channels host``) that started it and the gate's
+verdict, read as the server itself reads it (``delivery.py``), and a warning when no running
+session receives a channel's messages at all. Only servers running with the same home
 directory as ``doctor`` are listed: others use other state (tests, other users).
 """
 
@@ -66,22 +67,36 @@ def check_hub(setup: Setup, channel: str | None) -> Check:
 
 
 def check_sessions(setup: Setup, channel: str | None) -> list[Check]:
+    """One line per running server; a warning for a channel that only tools-only servers run."""
     servers = running_servers(setup, channel)
     if not servers:
         what = f"no {channel} server" if channel else "no channel server"
         return [Check("sessions", OK, f"{what} is running (no Claude Code session has started one)")]
-    checks = []
-    for server in servers:
-        delivery = server.delivery
-        argv = f"; session command line: {' '.join(delivery.host_argv)}" if delivery.host_argv else ""
-        who = f"pid {server.pid} {server.channel} as {server.identity.name}"
-        if delivery.state == DELIVERING:
-            checks.append(Check("sessions", OK, f"{who}: delivering \u2014 {delivery.reason}{argv}"))
-        elif delivery.state == NOT_DELIVERING:
-            fix = f"quit that session, or start it with: claude {DEVELOPMENT_FLAG} {_entry(server.identity)}"
-            message = f"{who}: not delivering, its events are dropped \u2014 {delivery.reason}{argv}"
-            checks.append(Check("sessions", WARN, message, fix))
-        else:
-            message = f"{who}: delivery unknown, taken as delivering \u2014 {delivery.reason}{argv}"
-            checks.append(Check("sessions", OK, message))
+    checks = [_server_line(server) for server in servers]
+    for name in dict.fromkeys(server.channel for server in servers):
+        running = [server for server in servers if server.channel == name]
+        if not any(server.delivery.delivers for server in running):
+            checks.append(
+                Check(
+                    "sessions",
+                    WARN,
+                    f"no running session receives {name}'s messages: its {len(running)} server(s) serve tools only",
+                    f"start a session with the channel: claude {DEVELOPMENT_FLAG} {_entry(running[0].identity)}",
+                )
+            )
     return checks
+
+
+def _server_line(server: RunningServer) -> Check:
+    delivery = server.delivery
+    argv = f"; session command line: {' '.join(delivery.host_argv)}" if delivery.host_argv else ""
+    who = f"pid {server.pid} {server.channel} as {server.identity.name}"
+    if delivery.state == DELIVERING:
+        return Check("sessions", OK, f"{who}: delivering \u2014 {delivery.reason}{argv}")
+    if delivery.state == NOT_DELIVERING:
+        message = (
+            f"{who}: tools only (its session drops the channel's events, so it receives nothing and holds no "
+            f"port, bot or gateway) \u2014 {delivery.reason}{argv}"
+        )
+        return Check("sessions", OK, message)
+    return Check("sessions", OK, f"{who}: delivery unknown, taken as delivering \u2014 {delivery.reason}{argv}")

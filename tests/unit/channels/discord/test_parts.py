@@ -1,13 +1,12 @@
-"""The Discord channel's pure pieces: settings, rounding, timestamps, the recent-sent memory, clipping."""
+"""The Discord channel's pure pieces: settings, rounding, the recent-sent memory, clipping."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
 from pathlib import Path
 
 import pytest
 
-from mcp_channels.channels.discord._inbound import RecentlySent, iso_timestamp, kilobytes
+from mcp_channels.channels.discord._inbound import RecentlySent, kilobytes
 from mcp_channels.channels.discord._settings import DiscordSettings
 from mcp_channels.channels.discord._tools import _megabytes
 from mcp_channels.errors import ConfigurationError
@@ -49,13 +48,6 @@ def test_kilobytes_round_half_up_like_javascript(size: int, shown: int) -> None:
 )
 def test_megabytes_round_half_up_like_javascript(size: int, shown: str) -> None:
     assert _megabytes(size) == shown
-
-
-def test_iso_timestamp_matches_to_iso_string() -> None:
-    moment = datetime(2026, 3, 24, 9, 5, 7, 123999, tzinfo=UTC)
-    assert iso_timestamp(moment) == "2026-03-24T09:05:07.123Z"
-    assert iso_timestamp(moment.astimezone(timezone(timedelta(hours=2)))) == "2026-03-24T09:05:07.123Z"
-    assert iso_timestamp(datetime(2026, 1, 1, tzinfo=UTC)) == "2026-01-01T00:00:00.000Z"
 
 
 def test_recently_sent_forgets_the_oldest() -> None:

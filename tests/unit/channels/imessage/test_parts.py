@@ -23,7 +23,7 @@ from mcp_channels.channels.imessage._chatdb import (
     ChatInfo,
     MessageRow,
     apple_to_epoch_ms,
-    iso_timestamp,
+    epoch_ms_iso,
     normalise_address,
 )
 from mcp_channels.channels.imessage._echo import ATTACHMENT_KEY, EchoFilter, echo_key
@@ -166,7 +166,7 @@ def test_queries_read_the_real_schema(chat_db: ChatDbBuilder) -> None:
         assert (row.chat_guid, row.chat_style, row.is_from_me, row.has_attachments) == (
             "iMessage;-;+15551230001", 45, False, False,
         )  # fmt: skip
-        assert iso_timestamp(row.epoch_ms) == "2026-03-24T10:00:00.000Z"
+        assert epoch_ms_iso(row.epoch_ms) == "2026-03-24T10:00:00.000Z"
         assert [r.body for r in db.history("iMessage;-;+15551230001", 2)] == ["sent", "by sms"]
         assert db.messages_after(first.rowid + 2) == []
         assert db.chats_for_handle("OWNER@icloud.com") == ["iMessage;-;Owner@iCloud.com"]
@@ -368,4 +368,4 @@ async def test_send_failures_are_reported(stand_in: Path, tmp_path: Path) -> Non
     ("date", "expected"), [(2**80, "9999-12-30T23:59:59.999Z"), (-(2**80), "1970-01-01T00:00:00.000Z")]
 )
 def test_an_impossible_date_is_clamped_not_fatal(date: int, expected: str) -> None:
-    assert iso_timestamp(apple_to_epoch_ms(date)) == expected
+    assert epoch_ms_iso(apple_to_epoch_ms(date)) == expected

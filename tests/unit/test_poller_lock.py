@@ -12,19 +12,20 @@ from pathlib import Path
 
 import pytest
 
-from mcp_channels.channels.telegram._poller_lock import (
-    PollerLock,
-    lock_path,
-    poller_lock_status,
-    process_start_time,
-    token_fingerprint,
-)
+from mcp_channels.poller_lock import PollerLock, lock_path, process_start_time, token_fingerprint
+from mcp_channels.poller_lock import poller_lock_status as receiving_pid
 
 TOKEN = "123456789:AAH-lock-test-token"
+
+
+def poller_lock_status(directory: Path, token: str) -> int | None:
+    return receiving_pid(directory, token, "telegram")
+
+
 HOLD = """
 import sys
 from pathlib import Path
-from mcp_channels.channels.telegram._poller_lock import PollerLock  # a telegram poller of ours
+from mcp_channels.poller_lock import PollerLock  # held for a telegram poller of ours
 lock = PollerLock(Path(sys.argv[1]), sys.argv[2])
 print("held" if lock.acquire() else "refused", flush=True)
 sys.stdin.read()

@@ -1,8 +1,11 @@
-"""One ``getUpdates`` consumer per bot token on this machine.
+"""One receiving session per platform token on this machine.
 
-Telegram lets exactly one long poll consume a token's updates; a second poller makes both get
-``409 Conflict`` and, in the official server, ends in a tight retry loop or a deaf session. Every
-session that polls first takes an exclusive ``flock`` on ``<state>/poller-<token hash>.lock``.
+Some platforms hand a token's messages to a single receiver: Telegram lets exactly one long poll
+consume a bot's updates (a second poller makes both get ``409 Conflict``), and Slack's Socket Mode
+gives each event to *one* of the app's open connections, at random, so two sessions each holding
+a connection would each see about half of the messages, silently. Every session that receives
+first takes an exclusive ``flock`` on ``<state>/poller-<token hash>.lock``; the others only send,
+and the first of them to find the lock free takes over (:func:`wait_for_lock`).
 The kernel releases it when the holder exits, however it exits, so a dead holder is never
 "stale" and nobody has to be killed; the lock file is never deleted (deleting a locked file lets
 two processes lock two different files). While it holds the lock the poller records its pid,
@@ -13,14 +16,20 @@ recorded process is still that same process of ours and not a recycled pid.
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
 import fcntl
 import hashlib
 import json
+import logging
 import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Final
+
+#: How often a session that only sends checks whether it can take over receiving.
+LOCK_RETRY: Final = 1.0
 
 
 def token_fingerprint(token: str) -> str:
@@ -63,8 +72,8 @@ class LockHolder:
         except (OSError, ValueError, KeyError, TypeError, RecursionError):
             return None
 
-    def is_alive_poller(self, token_hash: str) -> bool:
-        """Whether the recorded process is still running, is this same process, and is ours."""
+    def is_alive_poller(self, token_hash: str, channel: str) -> bool:
+        """Whether the recorded process is still running, is this same process, and is our ``channel``'s."""
         if self.token_hash != token_hash:
             return False
         if not Path("/proc").is_dir():  # no /proc (macOS): the best available check is liveness
@@ -81,11 +90,11 @@ class LockHolder:
             command = Path(f"/proc/{self.pid}/cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
         except OSError:
             return False
-        return ("mcp_channels" in command or "mcp-channels" in command) and "telegram" in command
+        return ("mcp_channels" in command or "mcp-channels" in command) and channel in command
 
 
 class PollerLock:
-    """The right to long-poll one token; :meth:`acquire` never blocks."""
+    """The right to receive one token's messages; :meth:`acquire` never blocks."""
 
     def __init__(self, state_dir: Path, token: str) -> None:
         self.path = lock_path(state_dir, token)
@@ -131,12 +140,48 @@ class PollerLock:
         os.close(fd)  # closing the descriptor drops the flock
 
 
-def poller_lock_status(state_dir: Path, token: str) -> int | None:
-    """The pid of the live session of ours receiving this token's messages, or ``None``.
+async def wait_for_lock(lock: PollerLock, log: logging.Logger, what: str) -> None:
+    """Return once this process holds ``lock``, saying once on ``log`` that another session receives.
+
+    ``what`` names whose messages are received ("this bot", "this Slack app"). Until the lock is
+    free the session only sends: its tools work, and it takes over within :data:`LOCK_RETRY`
+    seconds of the receiving session exiting, however that one exits.
+    """
+    announced = False
+    while not lock.acquire():
+        if not announced:
+            holder = lock.holder()
+            who = f"pid {holder.pid}" if holder else "pid unknown"
+            log.warning(
+                "another session (%s) is receiving messages for %s; this one only sends "
+                "(its tools work, and it takes over receiving when that session exits)",
+                who,
+                what,
+            )
+            announced = True
+        await asyncio.sleep(LOCK_RETRY)
+    if announced:
+        log.info("the other session has exited: this one now receives messages")
+
+
+def poller_lock_status(state_dir: Path, token: str, channel: str) -> int | None:
+    """The pid of the live ``channel`` session of ours receiving this token's messages, or ``None``.
 
     Read-only (it takes no lock), for ``mcp-channels doctor``.
     """
     holder = LockHolder.read(lock_path(state_dir, token))
-    if holder is None or not holder.is_alive_poller(token_fingerprint(token)):
+    if holder is None or not holder.is_alive_poller(token_fingerprint(token), channel):
         return None
     return holder.pid
+
+
+__all__ = [
+    "LOCK_RETRY",
+    "LockHolder",
+    "PollerLock",
+    "lock_path",
+    "poller_lock_status",
+    "process_start_time",
+    "token_fingerprint",
+    "wait_for_lock",
+]
