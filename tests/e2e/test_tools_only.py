@@ -17,11 +17,11 @@ from typing import Any
 
 import aiohttp
 import pytest
-from mcp_channels.channels.telegram._poller_lock import poller_lock_status
 
 from fakes.telegram_api import FakeTelegram
 from fakes.telegram_session import ALICE, TelegramSession, fake, write_access
 from mcp_channels.access import AccessStore, approve_pairing
+from mcp_channels.poller_lock import poller_lock_status
 from support.discord import open_channel
 from support.processes import HostProcess, channel_config, free_port, http_request, write_mcp_config
 
@@ -288,7 +288,7 @@ async def test_telegram_without_the_flag_polls_nothing_and_a_channel_session_sta
         stored = fake.add_file(b"%PDF-1.4 report", "documents/file_9.pdf")
         assert Path(await plain.ok("download_attachment", file_id=stored.file_id)).read_bytes() == b"%PDF-1.4 report"
         assert telegram_calls(fake, "getme", "getupdates") == []  # no poller: no getMe, no getUpdates
-        assert poller_lock_status(state, fake.token) is None  # and no lock another session would wait for
+        assert poller_lock_status(state, fake.token, "telegram") is None  # and no lock another session would wait for
 
         fake.send_text(carol, "hi")  # a stranger under pairing: the receiving session answers, later
         await plain.host.command('/permission Bash "ls" {"command": "ls"}')
@@ -318,7 +318,7 @@ async def test_a_telegram_channel_session_started_first_keeps_the_bot(fake: Fake
     channel = await TelegramSession(fake, state, tmp_path / "channel").start()
     plain = None
     try:
-        receiver = poller_lock_status(state, fake.token)
+        receiver = poller_lock_status(state, fake.token, "telegram")
         fake.send_text(alice, "first")
         await channel.event("first")
         plain = await plain_telegram(fake, state, tmp_path / "plain").start(receiving=False)
@@ -326,7 +326,7 @@ async def test_a_telegram_channel_session_started_first_keeps_the_bot(fake: Fake
         assert "sent (id:" in await plain.ok("reply", chat_id=str(ALICE), text="a tool call from the plain session")
         fake.send_text(alice, "second")
         await channel.event("second")
-        assert poller_lock_status(state, fake.token) == receiver
+        assert poller_lock_status(state, fake.token, "telegram") == receiver
         assert not plain.log_has("another session") and not plain.log_has("polling as @")  # it never tried
         assert plain.events() == []
     finally:
