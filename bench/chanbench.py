@@ -751,7 +751,7 @@ class Sender:
 # --------------------------------------------------------------------------- phases
 async def start_ready(cfg, args, want_port=True):
     """Spawn, initialize at once, poll the port. Returns (srv, info)."""
-    if want_port and not await wait_port_free(args.port, 5.0):
+    if want_port and not args.port_stays_open and not await wait_port_free(args.port, 5.0):
         raise RuntimeError(f"port {args.port} busy before spawn (another server running?)")
     srv = ServerProc(cfg)
     await srv.start()
@@ -1313,6 +1313,11 @@ def parse_args(argv=None):
     p.add_argument("--cwd", default=None, help="server working directory")
     p.add_argument("--port", type=int, required=True, help="server's loopback HTTP/ws port")
     p.add_argument("--mode", choices=("webhook", "fakechat"), default="webhook")
+    p.add_argument(
+        "--port-stays-open",
+        action="store_true",
+        help="the port belongs to a process that outlives the server (a shared daemon): do not wait for it to close",
+    )
     p.add_argument("--path", default="/hook", help="webhook POST path (default /hook)")
     p.add_argument("--ws-path", default="/ws")
     p.add_argument("--reply-tool", default="reply")

@@ -3,10 +3,15 @@
 
 from __future__ import annotations
 
+import os
 import socket
 from collections.abc import Iterator
 
 import pytest
+
+# The suite tests the standalone servers: `serve` would otherwise attach to (or start) a hub in the
+# user's own ~/.claude. The hub's tests turn it on, each in a directory of its own.
+os.environ["MCP_CHANNELS_HUB"] = "off"
 
 
 @pytest.fixture

@@ -4,7 +4,8 @@ Why not aiohttp here: a webhook receiver is on the event path, and aiohttp's req
 costs several times the CPU per request (and 150 ms of imports at start) that the Bun reference
 spends. llhttp (Node's own parser) does the parsing; this module adds only what a receiver
 needs: size limits enforced before a body is read, keep-alive, pipelining, ``Expect:
-100-continue``, and one synchronous handler per request.
+100-continue``, and one handler per request, which answers at once or, when it must first store
+what it received, later (in request order).
 
 It also bounds what clients can hold, because anything on the machine (or, through a tunnel, on
 the internet) can connect:
@@ -33,7 +34,7 @@ import errno
 import logging
 import resource
 import socket
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from http import HTTPStatus
 from typing import Final
@@ -61,6 +62,8 @@ RESERVED_DESCRIPTORS: Final = 32 + 2 * ACCEPT_BATCH
 #: the answer instead of a connection reset.
 LINGER_TIMEOUT: Final = 2.0
 CONTINUE: Final = b"HTTP/1.1 100 Continue\r\n\r\n"
+#: Answers a connection may owe (each awaiting a later answer) before it is read no further.
+MAX_WAITING_ANSWERS: Final = 16
 
 log = logging.getLogger("mcp_channels.http")
 
@@ -109,7 +112,10 @@ class Response:
         return cls(status, (message + "\n").encode(), headers=headers)
 
 
-Handler = Callable[[Request], Response]
+#: A handler answers at once (a :class:`Response`) or later (an awaitable of one): a receiver that
+#: must not say "accepted" before the event is stored answers when it is. Answers go out in the
+#: order the requests came, and a connection reads nothing more while one is awaited.
+Handler = Callable[[Request], "Response | Awaitable[Response]"]
 #: Called when the headers are in: return a response to refuse the request before its body.
 Precheck = Callable[[str, str, dict[str, str], int | None], Response | None]
 
@@ -165,6 +171,8 @@ class _Connection(asyncio.Protocol):
         self._now = 0.0  # when the data being parsed arrived
         self._tick = min(self._limits.read_timeout, self._limits.idle_timeout)
         self._reserved = 0  # bytes of the shared body budget this connection holds
+        #: Answers not sent yet, in request order, when a handler answers later (see Handler).
+        self._answers: collections.deque[tuple[Response | Awaitable[Response], bool, bool]] = collections.deque()
 
     def _reset(self) -> None:
         self._url = b""
@@ -337,12 +345,41 @@ class _Connection(asyncio.Protocol):
             log.exception("webhook handler failed")
             response = Response.text(500, "internal error")
         keep_alive = self._parser.should_keep_alive()
-        self._finish(response, keep_alive=keep_alive, head=request.method == "HEAD")
+        if self._answers or not isinstance(response, Response):
+            self._defer(response, keep_alive, request.method == "HEAD")
+        else:
+            self._finish(response, keep_alive=keep_alive, head=request.method == "HEAD")
         if keep_alive and self._phase != _CLOSING:
             self._phase = _IDLE
             self._header_bytes = 0
             self._deadline = self._now + self._limits.idle_timeout
             self._server.touch(self)
+
+    # answers given later
+
+    def _defer(self, response: Response | Awaitable[Response], keep_alive: bool, head: bool) -> None:
+        """Queue an answer behind those not sent yet; a client that pipelines more than
+        :data:`MAX_WAITING_ANSWERS` requests is not read until their answers are out."""
+        self._answers.append((response, keep_alive, head))
+        if len(self._answers) == 1:
+            self._loop.create_task(self._send_answers())
+        elif len(self._answers) == MAX_WAITING_ANSWERS and self._transport is not None:
+            self._transport.pause_reading()
+
+    async def _send_answers(self) -> None:
+        while self._answers:
+            answer, keep_alive, head = self._answers[0]
+            if not isinstance(answer, Response):
+                try:
+                    answer = await answer
+                except Exception:
+                    log.exception("webhook handler failed")
+                    answer = Response.text(500, "internal error")
+            self._answers.popleft()
+            self._finish(answer, keep_alive=keep_alive, head=head)
+            transport = self._transport
+            if len(self._answers) == MAX_WAITING_ANSWERS - 1 and transport is not None and not transport.is_closing():
+                transport.resume_reading()
 
     # helpers
 

@@ -89,13 +89,19 @@ class Task:
 
 @dataclass(frozen=True)
 class PermissionRequest:
-    """Claude Code is asking the user to approve a tool call (``permission_request`` params)."""
+    """Claude Code is asking the user to approve a tool call (``permission_request`` params).
+
+    ``chats`` are chats the prompt is shown in besides the channel's own choice (its allowlisted
+    DMs): the hub puts there the chats bound to the session that asks, so the people talking to
+    that session see its prompts. A channel shows it only in chats it lets talk to Claude.
+    """
 
     request_id: str
     tool_name: str
     description: str
     input_preview: str
     extra: Mapping[str, Any] = field(default_factory=dict)
+    chats: tuple[str, ...] = ()
 
     @classmethod
     def from_params(cls, params: Any) -> PermissionRequest | None:

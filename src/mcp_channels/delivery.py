@@ -40,6 +40,7 @@ from pathlib import Path, PurePath
 from typing import TYPE_CHECKING, Final, Literal, NoReturn
 
 from .enablement import (
+    THIRD_PARTY_PROVIDER_VARS,
     ManagedSettings,
     ServerIdentity,
     add_flag_arguments,
@@ -58,6 +59,16 @@ if TYPE_CHECKING:
 DELIVERY_VAR: Final = "MCP_CHANNELS_DELIVERY"
 SERVER_NAME_VAR: Final = "MCP_CHANNELS_SERVER_NAME"
 PLUGIN_VAR: Final = "MCP_CHANNELS_PLUGIN"
+#: Every variable of a server's environment that the answer depends on: what another process
+#: needs, besides the server's pid, to decide for it (the hub does, for its sessions' shims).
+DECIDING_VARS: Final = (
+    DELIVERY_VAR,
+    SERVER_NAME_VAR,
+    PLUGIN_VAR,
+    "CLAUDE_PLUGIN_DATA",
+    "CLAUDE_PLUGIN_ROOT",
+    *THIRD_PARTY_PROVIDER_VARS,
+)
 
 DELIVERING: Final = "delivering"
 NOT_DELIVERING: Final = "not delivering"

@@ -11,12 +11,15 @@ without a traceback), or a kind below for one family. The tree::
     │   ├── ConfigurationError      a setting, file, port or permission to fix (exit status 1)
     │   │   ├── SettingsError       the webhook's routes and webhook.json
     │   │   │   └── TemplateError   a route's template or selector
-    │   │   └── HostConfigError     the host's .mcp.json or a plugin folder
+    │   │   ├── HostConfigError     the host's .mcp.json or a plugin folder
+    │   │   ├── SettingsConflict    a session asks the hub for a channel with other settings
+    │   │   └── HubPathError        a hub file or directory that is not safe to use
     │   └── AccessError             an access.json change that cannot be made
     ├── ProtocolError               the other end broke MCP or JSON-RPC
     │   ├── JsonRpcError            an error answer, sent or received
     │   ├── ConnectionClosed        the other end went away mid-request
-    │   └── InvalidChannelEvent     a channel notification Claude Code would drop
+    │   ├── InvalidChannelEvent     a channel notification Claude Code would drop
+    │   └── WireError               a hub attachment message without its documented shape
     ├── DeliveryError               an event cannot be handed to Claude Code
     │   ├── EventTooLarge           over Claude Code's line limit
     │   ├── EventQueueFull          the outgoing queue is at its bound
@@ -25,9 +28,13 @@ without a traceback), or a kind below for one family. The tree::
     │   └── SchemaError             the arguments do not fit the tool's schema
     ├── PlatformError               the platform (Telegram, Messages, ...) refused or failed
     ├── InputRefused                input from outside (a web page, an upload) that cannot be taken
-    └── StoreError                  the hub's event store cannot do it
-        ├── StoreUnavailable        the backend cannot be reached now; retry later
-        └── InvalidInput            an argument breaks a documented limit
+    ├── StoreError                  the hub's event store cannot do it
+    │   ├── StoreUnavailable        the backend cannot be reached now; retry later
+    │   └── InvalidInput            an argument breaks a documented limit
+    └── HubError                    the hub cannot be reached, started or asked
+        ├── HubUnreachable          no hub answers at its socket
+        ├── HubStartError           a hub could not be started
+        └── HubRequestError         the hub refused a request
 
 Classes keep the builtin base code around them already catches (``ValueError`` for bad values,
 ``ConnectionError`` for a peer gone), so ``except ValueError`` keeps working. A channel's own
@@ -179,6 +186,38 @@ class InvalidInput(StoreError, ValueError):
     """An argument breaks a documented limit (channel name, sizes, printable text); nothing was stored."""
 
 
+# --------------------------------------------------------------------------- the hub
+
+
+class SettingsConflict(ConfigurationError):
+    """A session asks the hub for a channel with other settings than it runs it with; the message
+    names the variables that differ (never a secret's value)."""
+
+
+class HubPathError(ConfigurationError, OSError):
+    """A file or directory of the hub is not safe to use (someone else's, a symlink, open to others)."""
+
+
+class WireError(ProtocolError, ValueError):
+    """A message of the hub's attachment protocol without its documented shape; the text says which field."""
+
+
+class HubError(ChannelsError):
+    """The hub cannot be reached, started or asked."""
+
+
+class HubUnreachable(HubError, ConnectionError):
+    """No hub answers at its socket (none runs, or it is starting)."""
+
+
+class HubStartError(HubError):
+    """A hub could not be started; the message says why (with the end of its log)."""
+
+
+class HubRequestError(HubError):
+    """The hub refused a request; the message is the hub's."""
+
+
 __all__ = [
     "AccessError",
     "ChannelsError",
@@ -190,6 +229,11 @@ __all__ = [
     "EventTooLarge",
     "HostConfigError",
     "HostDisconnected",
+    "HubError",
+    "HubPathError",
+    "HubRequestError",
+    "HubStartError",
+    "HubUnreachable",
     "InputRefused",
     "InvalidChannelEvent",
     "InvalidInput",
@@ -197,6 +241,7 @@ __all__ = [
     "PlatformError",
     "ProtocolError",
     "SchemaError",
+    "SettingsConflict",
     "SettingsError",
     "StoreError",
     "StoreUnavailable",
@@ -204,4 +249,5 @@ __all__ = [
     "ToolError",
     "UsageError",
     "UserError",
+    "WireError",
 ]

@@ -348,9 +348,14 @@ class ChatBridge:
         recipients: Iterable[str],
         send_prompt: Callable[[str, PermissionRequest], Awaitable[None]],
     ) -> None:
-        """Send a permission prompt to each recipient (allowlisted DMs); a failed send is logged."""
+        """Send a permission prompt to each recipient (allowlisted DMs), and to the request's
+        ``chats`` that are opted-in groups; a failed send is logged."""
         self.permissions.remember(request)
-        for recipient in recipients:
+        targets = list(dict.fromkeys(recipients))
+        if request.chats:
+            groups = self.store.load().groups
+            targets += [chat for chat in request.chats if chat in groups and chat not in targets]
+        for recipient in targets:
             try:
                 await send_prompt(recipient, request)
             except Exception as exc:

@@ -60,6 +60,10 @@ class DeliveryStatus:
     delivered: int
     #: ``False`` once the host has gone away: nothing can be delivered any more.
     host_connected: bool
+    #: Whether "delivered" means committed to a durable store (the hub) rather than written to
+    #: Claude Code: a channel that acknowledges its platform once an event is delivered (the
+    #: webhook's 202) then acknowledges it only after the commit, and so promises it is kept.
+    durable: bool = False
     #: ``False`` when the session drops this channel's events (Claude Code started without a
     #: channel flag naming it): the runner hosts the tools alone, holds none of the platform's
     #: inbound side, and refuses events.

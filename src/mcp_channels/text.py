@@ -270,6 +270,18 @@ def fit(text: str, limit: int, *, units: str = "codepoints") -> str:
     return chunk(text, max(1, limit - 1), units=units)[0] + "…"
 
 
+def duration(seconds: float) -> str:
+    """A span of time for people: ``45 s``, ``12 min``, ``3 h 5 min``, ``4 days``."""
+    whole = max(int(seconds), 0)
+    if whole < 60:
+        return f"{whole} s"
+    if whole < 3600:
+        return f"{whole // 60} min"
+    if whole < 2 * 86400:
+        return f"{whole // 3600} h {whole % 3600 // 60} min"
+    return f"{whole // 86400} days"
+
+
 __all__ = [
     "CHUNK_MODES",
     "MATCH_BUDGET",
@@ -280,6 +292,7 @@ __all__ = [
     "PATTERN_TIMEOUT",
     "UNITS",
     "chunk",
+    "duration",
     "fit",
     "iso_timestamp",
     "mention_patterns_match",

@@ -39,7 +39,9 @@ pytestmark = pytest.mark.timeout(30)
 
 def webhook_env(port: int, state: Path) -> dict[str, str]:
     # The state dir is private to the test so a developer's own WEBHOOK_SECRET cannot interfere.
-    return {"WEBHOOK_PORT": str(port), "WEBHOOK_STATE_DIR": str(state)}
+    # Both SDKs pass a server only a few variables of their own environment, so the suite's
+    # MCP_CHANNELS_HUB=off (conftest) must be given here: these tests are of the standalone server.
+    return {"WEBHOOK_PORT": str(port), "WEBHOOK_STATE_DIR": str(state), "MCP_CHANNELS_HUB": "off"}
 
 
 async def post_event(port: int) -> bytes:

@@ -153,3 +153,40 @@ async def test_at_the_connection_cap_the_stalest_connection_makes_room() -> None
             writer.close()
     finally:
         server.close()
+
+
+async def test_an_answer_given_later_keeps_pipelined_answers_in_order() -> None:
+    """A handler that answers once something is done (the hub's webhook: once the event is stored)."""
+    release = asyncio.Event()
+
+    def later_for_slow(request: _http1.Request) -> _http1.Response | asyncio.Future[_http1.Response]:
+        if request.path != "/slow":
+            return echo(request)
+
+        async def answer() -> _http1.Response:
+            await release.wait()
+            return _http1.Response.text(202, "stored")
+
+        return asyncio.ensure_future(answer())
+
+    server = await _http1.serve("127.0.0.1", 0, later_for_slow, limits=_http1.Limits(max_body=1000))
+    try:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(
+            b"POST /slow HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+            b"POST /fast HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n"
+        )
+        await writer.drain()
+        nothing = asyncio.ensure_future(reader.readuntil(b"\r\n\r\n"))
+        done, _ = await asyncio.wait([nothing], timeout=0.2)
+        assert not done  # the fast answer waits behind the slow one
+        release.set()
+        answers = []
+        for reading in (nothing, None):
+            head = await (reading if reading is not None else reader.readuntil(b"\r\n\r\n"))
+            length = int(head.split(b"Content-Length: ")[1].split(b"\r\n")[0])
+            answers.append((head.split(b" ")[1], await reader.readexactly(length)))
+        assert answers == [(b"202", b"stored\n"), (b"200", b"POST /fast 0\n")]
+        writer.close()
+    finally:
+        server.close()

@@ -25,6 +25,7 @@ COMMANDS = {
     "configure": ("access", "configure_command"),
     "doctor": ("doctor", "doctor_command"),
     "webhook": ("webhook", "webhook_command"),
+    "hub": ("hub", "hub_command"),
 }
 
 USAGE = """usage: mcp-channels <command> [options]
@@ -36,6 +37,7 @@ commands:
   access <channel>  who may reach Claude through {chats}: pair, allow, policy, groups
   configure <channel> [<token>...|clear]   save or clear a channel's tokens; alone: setup status and next step
   doctor [<channel>]  why a channel does not reach Claude Code: one line per check, with the fix
+  hub <command>     the hub shared by every session: run, start, stop, status, route, install
   webhook try <file> [--header 'Name: value' ...] [--path /p]   the event a POST of <file> would become
 
 'mcp-channels <command> --help' tells more."""

@@ -35,7 +35,7 @@ from ..channels import AccessFacts, ChannelFacts, Token, all_facts
 from ..channels import facts as channel_facts
 from ..errors import AccessError, UsageError
 from ..state import credential, mask_secret, read_env_file, set_env_key, state_dir
-from ..text import CHUNK_MODES, pattern_error
+from ..text import CHUNK_MODES, duration, pattern_error
 
 ALL_SETTINGS: Final = ("ackReaction", "replyToMode", "textChunkLimit", "chunkMode", "mentionPatterns")
 MAX_ACK_REACTION: Final = 64
@@ -453,23 +453,15 @@ def _pending_lines(pending: list[dict[str, Any]]) -> str:
     lines = []
     for entry in pending:
         expiry = (
-            f"expires in {_duration(entry['expiresInSeconds'])}"
+            f"expires in {duration(entry['expiresInSeconds'])}"
             if entry["expiresInSeconds"] >= 0
-            else f"EXPIRED {_duration(-entry['expiresInSeconds'])} ago"
+            else f"EXPIRED {duration(-entry['expiresInSeconds'])} ago"
         )
         lines.append(
             f"  {entry['code']}  sender {entry['senderId']} (chat {entry['chatId']}), "
-            f"{_duration(entry['ageSeconds'])} ago, {expiry}"
+            f"{duration(entry['ageSeconds'])} ago, {expiry}"
         )
     return "\n".join(lines)
-
-
-def _duration(seconds: int) -> str:
-    if seconds < 60:
-        return f"{seconds} s"
-    if seconds < 3600:
-        return f"{seconds // 60} min"
-    return f"{seconds // 3600} h {seconds % 3600 // 60} min"
 
 
 # --------------------------------------------------------------------------- configure

@@ -9,7 +9,10 @@ start the tools' tasks at once and the inbound ones once it knows its session de
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+import logging
+import traceback
+from collections.abc import Awaitable, Callable
+from typing import Any
 
 from ..channel import Channel, Task
 
@@ -33,3 +36,32 @@ async def _supervised(task: Task, on_crash: Crashed) -> None:
         raise
     except BaseException as exc:
         on_crash(task, exc)
+
+
+class Background:
+    """Coroutines a runner starts beside the channel's tasks (a permission request, a commit).
+
+    A failure is logged with its traceback instead of vanishing with the task; :meth:`cancel`
+    stops what is left at shutdown.
+    """
+
+    def __init__(self, log: logging.Logger) -> None:
+        self._log = log
+        self.tasks: set[asyncio.Task[Any]] = set()
+
+    def spawn(self, coroutine: Awaitable[Any], what: str) -> None:
+        async def guarded() -> None:
+            try:
+                await coroutine
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                self._log.error("%s failed:\n%s", what, traceback.format_exc().rstrip())
+
+        task = asyncio.get_running_loop().create_task(guarded(), name=what)
+        self.tasks.add(task)
+        task.add_done_callback(self.tasks.discard)
+
+    def cancel(self) -> None:
+        for task in list(self.tasks):
+            task.cancel()

@@ -38,7 +38,7 @@ import signal
 import sys
 import time
 import traceback
-from collections.abc import Awaitable, Mapping
+from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, BinaryIO, Final, NoReturn
 
 from .. import _pipes
@@ -60,7 +60,7 @@ from ..protocol import (
 )
 from ..sink import ChannelEvent, DeliveryStatus
 from ._queue import OutgoingQueue, QueueLimits
-from ._tasks import start_tasks
+from ._tasks import Background, start_tasks
 
 if TYPE_CHECKING:
     from ..delivery import Delivery
@@ -97,7 +97,7 @@ class StdioRunner:
         self._ready_timer: asyncio.TimerHandle | None = None
         self._stop: asyncio.Event | None = None
         self._crash: BaseException | None = None
-        self._background: set[asyncio.Task[Any]] = set()
+        self._background = Background(self.log)
         #: Whether the session delivers, once asked (``None`` until then); tool calls wait for it.
         self.delivery: Delivery | None = None
         self._decided = asyncio.Event()
@@ -187,7 +187,7 @@ class StdioRunner:
         if request is None:
             self.log.warning("malformed permission request ignored")
             return
-        self._spawn(self._relay_permission(request), f"permission request {request.request_id}")
+        self._background.spawn(self._relay_permission(request), f"permission request {request.request_id}")
 
     async def _relay_permission(self, request: PermissionRequest) -> None:
         await self._decided.wait()  # and so after the inbound tasks have started, when they do
@@ -200,19 +200,6 @@ class StdioRunner:
         await self.channel.relay_permission(request)
 
     # ------------------------------------------------------------------ running
-
-    def _spawn(self, coroutine: Awaitable[Any], what: str) -> None:
-        async def guarded() -> None:
-            try:
-                await coroutine
-            except asyncio.CancelledError:
-                raise
-            except Exception:
-                self.log.error("%s failed:\n%s", what, traceback.format_exc().rstrip())
-
-        task = asyncio.get_running_loop().create_task(guarded())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
 
     def stop(self) -> None:
         """Ask the runner to shut down (as stdin EOF or SIGTERM would)."""
@@ -249,9 +236,9 @@ class StdioRunner:
         started = time.monotonic()
         peer.cancel_serving()
         deciding.cancel()
-        for task in (*tasks, *self._background):
+        for task in (*tasks, *self._background.tasks):
             task.cancel()
-        pending = [t for t in (deciding, *tasks, *self._background) if not t.done()]
+        pending = [t for t in (deciding, *tasks, *self._background.tasks) if not t.done()]
         if pending:
             _, late = await asyncio.wait(pending, timeout=0.3 if status else SHUTDOWN_GRACE)
             if late:

@@ -117,7 +117,7 @@ async def test_a_healthy_telegram_setup(machine: Machine) -> None:
     assert set(result.statuses().values()) == {"ok"}, result.report
     assert list(result.statuses()) == [
         "python", "library", "launcher", "state", ".env", "access.json", "token", "policy", "poller", "claude",
-        "account", "org", "official", "sessions",
+        "account", "org", "official", "sessions", "hub",
     ]  # fmt: skip
     assert result.check("token")["message"].startswith("TELEGRAM_BOT_TOKEN 123456789:… (46 chars) from ")
     assert TELEGRAM_TOKEN not in json.dumps(result.report)

@@ -7,11 +7,12 @@ tool and the listening task.
 
 from __future__ import annotations
 
+import asyncio
 import collections
 import hashlib
 import hmac
 import json
-from collections.abc import Mapping
+from collections.abc import Awaitable, Mapping
 from pathlib import Path
 from typing import Final
 
@@ -168,7 +169,7 @@ class WebhookReceiver:
         allowed = self.settings.allowed_hosts
         return host in self._local_hosts or ANY in allowed or host in allowed or _host_name(host) in allowed
 
-    def handle(self, request: _http1.Request) -> _http1.Response:
+    def handle(self, request: _http1.Request) -> _http1.Response | Awaitable[_http1.Response]:
         if request.path == HEALTH_PATH:
             return self._health()
         if self.settings.secret is not None:
@@ -195,21 +196,43 @@ class WebhookReceiver:
             saved = self.settings.inbox.save(outcome.payload, outcome.label, outcome.suffix)
         content = event_content(meta, request.body, outcome, saved)
         try:
-            self.channel.enqueue(content, **meta)
-        except EventTooLarge as exc:
-            return self._reject(request.method, request.path, _http1.Response.text(413, str(exc)))
-        except EventQueueFull as exc:
-            message = f"Claude Code is not taking events now ({exc}); retry later"
-            return self._reject(
-                request.method, request.path, _http1.Response.text(503, message, **{"Retry-After": RETRY_AFTER})
-            )
-        except HostDisconnected:
-            message = "Claude Code has gone away (this session is ending); nothing can be delivered"
-            return self._reject(request.method, request.path, _http1.Response.text(503, message))
+            delivered = self.channel.enqueue(content, **meta)
+        except (EventTooLarge, EventQueueFull, HostDisconnected) as exc:
+            return self._refused(request, exc)
         self.received += 1
         self._remember(replay_keys)
         self.channel.log.debug("event %s %s (%d bytes)", request.method, request.path, len(request.body))
+        if self.channel.delivery.durable:  # in the hub: "queued" only once the event is stored
+            return self._once_stored(request, delivered, replay_keys)
         return QUEUED
+
+    async def _once_stored(
+        self, request: _http1.Request, delivered: asyncio.Future[None], replay_keys: tuple[str, ...]
+    ) -> _http1.Response:
+        """202 once the event is committed; when it is not, the sender is told to retry (and may)."""
+        try:
+            await delivered
+        except Exception as exc:
+            self.received -= 1
+            for key in replay_keys:
+                self._seen.pop(key, None)
+            return self._refused(request, exc)
+        return QUEUED
+
+    def _refused(self, request: _http1.Request, error: BaseException) -> _http1.Response:
+        """The answer to an event that could not be taken: too large (413), or try again later (503)."""
+        if isinstance(error, EventTooLarge):
+            return self._reject(request.method, request.path, _http1.Response.text(413, str(error)))
+        if isinstance(error, HostDisconnected):
+            message = "Claude Code has gone away (this session is ending); nothing can be delivered"
+            return self._reject(request.method, request.path, _http1.Response.text(503, message))
+        if isinstance(error, EventQueueFull):
+            message = f"Claude Code is not taking events now ({error}); retry later"
+        else:  # the hub's store could not commit it
+            message = f"the event could not be stored ({error}); retry later"
+        return self._reject(
+            request.method, request.path, _http1.Response.text(503, message, **{"Retry-After": RETRY_AFTER})
+        )
 
     def _replay_keys(self, delivery: str | None, body: bytes) -> tuple[str, ...]:
         """What replay protection remembers of a delivery: its id, and a digest of its body."""

@@ -27,7 +27,7 @@ from ...diagnostics import FAIL, OK, WARN, Check, Setup
 from ._channel import check_access, check_port, check_state_dir, check_token
 from ._claude import check_account, check_claude, check_official_plugin, check_org_policy, ignored_when, launch_commands
 from ._machine import check_launcher, check_library, check_python
-from ._sessions import check_sessions
+from ._sessions import check_hub, check_sessions
 
 
 @dataclass
@@ -64,6 +64,7 @@ def diagnose(setup: Setup, channel: str | None) -> Report:
         if official is not None:
             checks.append(official)
     checks.extend(check_sessions(setup, channel))
+    checks.append(check_hub(setup, channel))
     commands = launch_commands(channel, allowlisted) if channel else []
     return Report(channel, checks, commands, ignored_when(channel))
 

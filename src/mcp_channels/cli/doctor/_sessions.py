@@ -15,9 +15,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ...delivery import DELIVERING, NOT_DELIVERING, Delivery, command_arguments, detect_delivery, identify_server
-from ...diagnostics import OK, WARN, Check, Setup
+from ...diagnostics import FAIL, OK, WARN, Check, Setup
 from ...enablement import DEVELOPMENT_FLAG, ServerIdentity
-from ..serve import serve_arguments
+from ..serve import hub_options, serve_arguments
 
 
 @dataclass(frozen=True)
@@ -38,7 +38,7 @@ def running_servers(setup: Setup, channel: str | None) -> list[RunningServer]:
             words = command_arguments(process.cmdline())
             if words is None or words[:1] != ["serve"]:
                 continue
-            name, server_name = serve_arguments(words[1:])
+            name, server_name = serve_arguments(hub_options(words[1:], {})[0])
             if channel is not None and name != channel:
                 continue
             environ = process.environ()
@@ -56,6 +56,14 @@ def _entry(identity: ServerIdentity) -> str:
     if identity.plugin is None:
         return f"server:{identity.name}"
     return f"plugin:{identity.plugin}@{identity.marketplace or '<marketplace>'}"
+
+
+def check_hub(setup: Setup, channel: str | None) -> Check:
+    """The hub: running or not, answering, and how ``channel`` does in it (``hub`` check)."""
+    from ...hub._doctor import hub_health
+
+    health = hub_health(channel, setup.env)
+    return Check("hub", {"ok": OK, "warn": WARN, "fail": FAIL}[health.level], health.message, health.fix)
 
 
 def check_sessions(setup: Setup, channel: str | None) -> list[Check]:
