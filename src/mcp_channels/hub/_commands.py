@@ -5,6 +5,10 @@ lists the sessions this channel can deliver to, numbered, and marks the one this
 is bound to; ``/switch <number|name>`` binds the conversation to another one. Both are answered
 in the chat through the channel's own ``reply``. Pure text work: the hub supplies the sessions
 and applies the switch.
+
+A command may follow a mention of the bot (``@claude /switch 2``): Slack takes a message that
+starts with ``/`` for one of its own slash commands and never sends it, and in a channel that
+requires a mention, the mention is what lets the message through.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from typing import Final
 from ..text import duration
 from ._wire import SessionInfo
 
-_COMMAND: Final = re.compile(r"^/(sessions|switch)(?:@\w+)?(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL)
+_COMMAND: Final = re.compile(
+    r"^(?:(?:<@[!&]?\w+>|@[\w.-]+)\s+)?/(sessions|switch)(?:@\w+)?(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL
+)
 
 
 @dataclass(frozen=True)

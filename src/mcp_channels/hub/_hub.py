@@ -34,7 +34,7 @@ from ..jsonrpc import INVALID_PARAMS
 from ..runners._tasks import Background
 from . import _commands, _metrics, _wire
 from ._attachment import Attachment, session_of
-from ._conversations import conversation_of, conversation_of_call, event_id
+from ._conversations import conversation_of, conversation_of_call, event_id, parent_of, place_of
 from ._daemon import HubLock, running_pid, signal_ready, start_lock
 from ._dispatch import Dispatcher
 from ._paths import HubPaths
@@ -233,7 +233,7 @@ class Hub:
         :class:`~.store.InvalidInput` for an event the store refuses (too large).
         """
         counters = self._counters(channel)
-        event = Event(event_id(meta), channel, conversation_of(meta), content, meta)
+        event = Event(event_id(meta), channel, conversation_of(channel, meta), content, meta)
         dispatcher = await self.dispatcher(channel)
         ticket = dispatcher.before_commit(event)  # a caught-up conversation's session gets it now
         try:
@@ -272,7 +272,7 @@ class Hub:
             return None
         listed = self._listed(channel)
         if command.name == "sessions":
-            binding = self.routing.binding(channel, conversation)
+            binding = self._binding_of(channel, conversation)
             recent = [
                 record.info
                 for record in sorted(self.routing.sessions.values(), key=lambda r: -(r.detached_at or 0))
@@ -283,7 +283,8 @@ class Hub:
         if isinstance(chosen, str):
             return chosen
         await self._bind(Binding.to(channel, conversation, chosen.session, "switch"))
-        return f"This chat now goes to {chosen.session.label}."
+        where = "thread" if place_of(channel, conversation).thread is not None else "chat"
+        return f"This {where} now goes to {chosen.session.label}."
 
     def _listed(self, channel: str) -> list[_commands.Listed]:
         """The delivering sessions of ``channel``, numbered in attach order, one entry per session."""
@@ -310,7 +311,7 @@ class Hub:
         return sorted((a for a in self.attachments if a.channel == channel and a.routable), key=lambda a: a.order)
 
     async def decide(self, channel: str, conversation: str) -> Choice:
-        binding = self.routing.binding(channel, conversation)
+        binding = self._binding_of(channel, conversation)
         choice = choose(
             channel,
             conversation,
@@ -325,6 +326,13 @@ class Hub:
         elif binding is not None and choice.target is not None and time.time() - binding.since > BINDING_RENEWAL:
             await self.routing.bind(dataclasses.replace(binding, since=time.time()))  # still in use
         return choice
+
+    def _binding_of(self, channel: str, conversation: str) -> Binding | None:
+        """The conversation's binding; a thread nobody bound follows its chat's (a Slack DM's thread
+        goes where the DM goes, a channel bound by ``hub route`` takes its new threads)."""
+        binding = self.routing.binding(channel, conversation)
+        parent = parent_of(channel, conversation) if binding is None else None
+        return self.routing.binding(channel, parent) if parent is not None else binding
 
     @property
     def _settled(self) -> bool:

@@ -40,9 +40,9 @@ async def say(hub: Hub, chat: str, text: str, message_id: str | None = None) -> 
     await hub.commit(CHANNEL, text, {"chat_id": chat, "message_id": message_id or text, "user": "u"})
 
 
-async def attached(hub: Hub, key: str, **kwargs: object) -> WireSession:
+async def attached(hub: Hub, key: str, channel: str = CHANNEL, **kwargs: object) -> WireSession:
     session = WireSession(key, **kwargs)  # type: ignore[arg-type]
-    await session.attach(hub.paths, CHANNEL)
+    await session.attach(hub.paths, channel)
     return session
 
 
@@ -154,11 +154,11 @@ async def test_switch_and_sessions_in_the_chat(hub: Hub) -> None:
 
 
 async def test_path_prefix_routes(hub: Hub) -> None:
-    ci = await attached(hub, "k1", name="ci")
-    other = await attached(hub, "k2")
-    await ask(hub.paths, "hub/route", {"action": "prefix", "channel": CHANNEL, "prefix": "/ci/", "session": "ci"})
-    await hub.commit(CHANNEL, "build failed", {"path": "/ci/build"})
-    await hub.commit(CHANNEL, "page", {"path": "/alerts"})
+    ci = await attached(hub, "k1", "webhook", name="ci")
+    other = await attached(hub, "k2", "webhook")
+    await ask(hub.paths, "hub/route", {"action": "prefix", "channel": "webhook", "prefix": "/ci/", "session": "ci"})
+    await hub.commit("webhook", "build failed", {"path": "/ci/build"})  # the webhook's conversation is its path
+    await hub.commit("webhook", "page", {"path": "/alerts"})
     await ci.wait_events(1)
     await other.wait_events(1)
     assert ci.contents() == ["build failed"] and other.contents() == ["page"]
