@@ -164,6 +164,30 @@ async def test_path_prefix_routes(hub: Hub) -> None:
     assert ci.contents() == ["build failed"] and other.contents() == ["page"]
 
 
+async def test_a_thread_nobody_bound_follows_its_chat_until_it_is_bound(hub: Hub) -> None:
+    """Slack: a channel bound by ``hub route`` takes its new threads; a thread's own binding wins."""
+    one = await attached(hub, "k1", "slack", name="one")
+    two = await attached(hub, "k2", "slack", name="two")
+    await ask(hub.paths, "hub/route", {"action": "bind", "channel": "slack", "conversation": "C1", "session": "one"})
+
+    async def post(text: str, ts: str, thread_ts: str) -> None:
+        await hub.commit("slack", text, {"chat_id": "C1", "message_id": ts, "thread_ts": thread_ts, "user_id": "U1"})
+
+    await post("new thread", "1.000001", "1.000001")
+    await post("another thread", "2.000002", "2.000002")
+    await one.wait_events(2)  # not to the newest session: to the one the channel is bound to
+    await ask(
+        hub.paths, "hub/route", {"action": "bind", "channel": "slack", "conversation": "C1/2.000002", "session": "two"}
+    )
+    await post("in the second thread", "3.000003", "2.000002")
+    await post("in the first thread", "4.000004", "1.000001")
+    await two.wait_events(1)
+    await one.wait_events(3)
+    assert one.contents() == ["new thread", "another thread", "in the first thread"]
+    assert two.contents() == ["in the second thread"]
+    assert hub.routing.binding("slack", "C1/1.000001") is None  # it follows the channel, unbound
+
+
 async def test_route_from_the_command_line(hub: Hub) -> None:
     one = await attached(hub, "k1", name="one")
     two = await attached(hub, "k2", name="two")
