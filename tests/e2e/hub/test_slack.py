@@ -16,18 +16,13 @@ from typing import Any
 import pytest
 
 from fakes.slack_api import FakeSlack
-from fakes.slack_session import slack_env
+from fakes.slack_session import fake, slack_env
 from support.chat_session import write_access
 from support.hub import HubDir, HubSession, OpenSessions, hub_dir
 
+__all__ = ["fake"]  # fixtures
+
 People = dict[str, dict[str, Any]]
-
-
-@pytest.fixture
-async def fake() -> AsyncIterator[FakeSlack]:
-    server = await FakeSlack().start()
-    yield server
-    await server.stop()
 
 
 @pytest.fixture
@@ -80,6 +75,16 @@ async def answer_in(session: HubSession, people: People, root: str, where: str =
     await session.ok("reply", chat_id=people[where]["id"], thread_ts=root, text=f"on it ({root})")
 
 
+async def bound_thread(
+    fake: FakeSlack, people: People, newest: HubSession, owner: HubSession, text: str, where: str = "eng"
+) -> str:
+    """Alice starts a thread (unbound, it reaches the ``newest`` session), and ``owner`` answers in it."""
+    root = start_thread(fake, people, text, where)
+    await newest.event(text)
+    await answer_in(owner, people, root, where)
+    return root
+
+
 def mention(fake: FakeSlack, text: str) -> str:
     """``@claude <text>``: Slack sends no message that starts with ``/``, so commands follow a mention."""
     return f"<@{fake.bot['id']}> {text}"
@@ -98,9 +103,7 @@ async def test_two_sessions_two_threads_each_to_its_session_over_one_socket(
     started = await two.event("first question")  # an unbound thread goes to the newest session
     assert started["meta"]["chat_id"] == people["eng"]["id"] and started["meta"]["thread_ts"] == first
     await answer_in(one, people, first)  # ... and one's reply takes it
-    second = start_thread(fake, people, "second question")
-    await two.event("second question")
-    await answer_in(two, people, second)
+    second = await bound_thread(fake, people, two, two, "second question")
     for n in range(3):
         in_thread(fake, people, first, f"first follow-up {n}")
         in_thread(fake, people, second, f"second follow-up {n}")
@@ -124,12 +127,8 @@ async def test_switch_moves_one_thread_and_is_answered_in_it(
 ) -> None:
     one = await sessions.open("one")
     two = await sessions.open("two")
-    first = start_thread(fake, people, "first")
-    await two.event("first")
-    await answer_in(one, people, first)
-    second = start_thread(fake, people, "second")
-    await two.event("second")
-    await answer_in(two, people, second)
+    first = await bound_thread(fake, people, two, one, "first")
+    second = await bound_thread(fake, people, two, two, "second")
 
     in_thread(fake, people, first, mention(fake, "/sessions"))
     listing = await fake.wait_app_message(people["eng"], lambda m: "/switch" in m["text"])
@@ -172,9 +171,7 @@ async def test_a_closed_sessions_thread_is_kept_for_its_successor(
 ) -> None:
     first = await sessions.open("app")
     bystander = await sessions.open("other")
-    root = start_thread(fake, people, "start")
-    await bystander.event("start")
-    await answer_in(first, people, root)
+    root = await bound_thread(fake, people, bystander, first, "start")
     await sessions.close(first)
     for n in range(3):
         in_thread(fake, people, root, f"while closed {n}")
@@ -194,12 +191,8 @@ async def test_permission_buttons_in_the_asking_sessions_thread_reach_it_only(
 ) -> None:
     quiet = await sessions.open("quiet")
     asking = await sessions.open("asking")
-    ours = start_thread(fake, people, "ours")
-    await asking.event("ours")
-    await answer_in(asking, people, ours)
-    theirs = start_thread(fake, people, "theirs", where="ops")
-    await asking.event("theirs")
-    await answer_in(quiet, people, theirs, where="ops")
+    ours = await bound_thread(fake, people, asking, asking, "ours")
+    await bound_thread(fake, people, asking, quiet, "theirs", where="ops")
 
     await asking.host.command('/permission Bash "list the files" {"command": "ls"}')
     request_id = (await asking.host.wait_type("permission_request"))["request_id"]
