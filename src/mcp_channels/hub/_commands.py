@@ -52,15 +52,17 @@ class Listed:
     attached_at: float
 
 
-def sessions_text(listed: Sequence[Listed], current: str | None, recent: Sequence[SessionInfo]) -> str:
-    """The answer to ``/sessions``."""
+def sessions_text(
+    listed: Sequence[Listed], current: str | None, recent: Sequence[SessionInfo], called: str = "chat"
+) -> str:
+    """The answer to ``/sessions`` typed in a chat or a thread (``called``)."""
     if not listed:
         lines = ["No Claude Code session is open for this channel; messages wait until one starts."]
     else:
-        lines = ["Claude Code sessions (/switch <number or name> moves this chat):"]
+        lines = [f"Claude Code sessions (/switch <number or name> moves this {called}):"]
         now = time.time()
         for item in listed:
-            marker = " ← this chat" if item.session.key == current else ""
+            marker = f" ← this {called}" if item.session.key == current else ""
             where = f" — {item.session.project_dir}" if item.session.project_dir else ""
             lines.append(
                 f"{item.number}. {item.session.label}{where} (since {duration(now - item.attached_at)}){marker}"

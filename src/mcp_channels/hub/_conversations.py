@@ -90,6 +90,11 @@ def parent_of(channel: str, conversation: str) -> str | None:
     return place.chat if place.thread is not None else None
 
 
+def called(channel: str, conversation: str) -> str:
+    """What the hub's texts call the conversation: "thread" or "chat"."""
+    return "thread" if place_of(channel, conversation).thread is not None else "chat"
+
+
 def event_id(meta: Mapping[str, str]) -> str:
     """A stable id where the platform numbers messages, else a unique one."""
     chat, message = meta.get("chat_id"), meta.get("message_id")
@@ -113,6 +118,7 @@ def _storable(key: str) -> str:
 
 __all__ = [
     "NO_CHAT",
+    "called",
     "conversation_of",
     "conversation_of_call",
     "declared",

@@ -34,7 +34,7 @@ from ..jsonrpc import INVALID_PARAMS
 from ..runners._tasks import Background
 from . import _commands, _metrics, _wire
 from ._attachment import Attachment, session_of
-from ._conversations import conversation_of, conversation_of_call, event_id, parent_of, place_of
+from ._conversations import called, conversation_of, conversation_of_call, event_id, parent_of
 from ._daemon import HubLock, running_pid, signal_ready, start_lock
 from ._dispatch import Dispatcher
 from ._paths import HubPaths
@@ -278,13 +278,14 @@ class Hub:
                 for record in sorted(self.routing.sessions.values(), key=lambda r: -(r.detached_at or 0))
                 if record.detached_at is not None and channel in record.channels
             ]
-            return _commands.sessions_text(listed, binding.session if binding else None, recent)
+            return _commands.sessions_text(
+                listed, binding.session if binding else None, recent, called(channel, conversation)
+            )
         chosen = _commands.pick(listed, command.argument)
         if isinstance(chosen, str):
             return chosen
         await self._bind(Binding.to(channel, conversation, chosen.session, "switch"))
-        where = "thread" if place_of(channel, conversation).thread is not None else "chat"
-        return f"This {where} now goes to {chosen.session.label}."
+        return f"This {called(channel, conversation)} now goes to {chosen.session.label}."
 
     def _listed(self, channel: str) -> list[_commands.Listed]:
         """The delivering sessions of ``channel``, numbered in attach order, one entry per session."""
@@ -344,9 +345,10 @@ class Hub:
         if self.host is None or not self._settled:
             return
         if choice.waiting_for:
+            where = called(channel, conversation)
             text = (
-                f"The Claude Code session this chat goes to ({choice.waiting_for}) is not open; your message is "
-                "queued for it. /sessions lists the open ones; /switch <number> moves this chat."
+                f"The Claude Code session this {where} goes to ({choice.waiting_for}) is not open; your message is "
+                f"queued for it. /sessions lists the open ones; /switch <number> moves this {where}."
             )
         else:
             text = NO_SESSION_NOTICE

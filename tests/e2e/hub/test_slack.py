@@ -134,7 +134,7 @@ async def test_switch_moves_one_thread_and_is_answered_in_it(
     listing = await fake.wait_app_message(people["eng"], lambda m: "/switch" in m["text"])
     assert listing.get("thread_ts") == first
     assert "1. one" in listing["text"] and "2. two" in listing["text"]
-    assert "← this chat" in next(line for line in listing["text"].splitlines() if "1. one" in line)
+    assert "← this thread" in next(line for line in listing["text"].splitlines() if "1. one" in line)
     in_thread(fake, people, first, mention(fake, "/switch two"))
     moved = await fake.wait_app_message(people["eng"], lambda m: "now goes to" in m["text"])
     assert moved["text"] == "This thread now goes to two." and moved.get("thread_ts") == first
@@ -176,7 +176,7 @@ async def test_a_closed_sessions_thread_is_kept_for_its_successor(
     for n in range(3):
         in_thread(fake, people, root, f"while closed {n}")
     notice = await fake.wait_app_message(people["eng"], lambda m: "not open" in m["text"])
-    assert notice.get("thread_ts") == root and "(app)" in notice["text"]
+    assert notice.get("thread_ts") == root and "this thread goes to (app)" in notice["text"]
     successor = await sessions.open("app")
     for n in range(3):
         event = await successor.event(f"while closed {n}")
