@@ -557,7 +557,24 @@ class Hub:
             for binding in self.routing.bindings.values()
             if binding.channel == attachment.channel and binding.session == attachment.session.key
         ]
-        await self.host.relay_permission(attachment.channel, params, bound)
+        await self.host.relay_permission(attachment.channel, params, self._asked_in(attachment.channel, bound))
+
+    def _asked_in(self, channel: str, bound: list[str]) -> list[str]:
+        """Where a session's prompt is shown: every chat bound to it, and of the threads bound to it
+        only the one it last heard from. A session that has answered fifty Slack threads asks in the
+        one it is working in, not in all fifty."""
+        threads = [conversation for conversation in bound if parent_of(channel, conversation) is not None]
+        if not threads:
+            return bound
+        dispatcher = self.dispatchers.get(channel)
+        states = dispatcher.conversations if dispatcher is not None else {}
+
+        def heard(conversation: str) -> float:
+            state = states.get(conversation)
+            return state.touched if state is not None else 0.0
+
+        latest = max(threads, key=heard)
+        return [conversation for conversation in bound if conversation not in threads or conversation == latest]
 
     async def _forget_old_permissions(self) -> None:
         cutoff = time.time() - PERMISSION_TTL

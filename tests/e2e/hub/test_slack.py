@@ -191,6 +191,7 @@ async def test_permission_buttons_in_the_asking_sessions_thread_reach_it_only(
 ) -> None:
     quiet = await sessions.open("quiet")
     asking = await sessions.open("asking")
+    older = await bound_thread(fake, people, asking, asking, "an older thread of the asking session")
     ours = await bound_thread(fake, people, asking, asking, "ours")
     await bound_thread(fake, people, asking, quiet, "theirs", where="ops")
 
@@ -211,3 +212,5 @@ async def test_permission_buttons_in_the_asking_sessions_thread_reach_it_only(
     in_thread(fake, people, ours, "after the verdict")
     await asking.event("after the verdict")
     assert quiet.host.of_type("permission_resolved") == [] and quiet.host.of_type("permission_request") == []
+    prompts = [m for m in fake.app_messages(people["eng"]) if m.get("blocks")]
+    assert [m.get("thread_ts") for m in prompts] == [ours] and older != ours  # the thread it works in only
