@@ -20,7 +20,7 @@ import pytest
 from fakes.slack_api import FakeSlack
 from fakes.slack_session import fake, slack_env
 from support.chat_session import write_access
-from support.hub import HubDir, HubSession, OpenSessions, hub_dir
+from support.hub import HubDir, HubSession, OpenSessions, cli, hub_dir
 
 __all__ = ["fake"]  # fixtures
 
@@ -166,6 +166,23 @@ async def test_a_dm_is_one_conversation_and_its_threads_follow_it(
     threaded = await one.event("a thread under one's answer")  # not to the newest session: to the DM's
     assert threaded["meta"]["thread_ts"] == answer["ts"]
     assert two.contents() == ["hello in the DM"]
+
+
+async def test_a_channel_routed_from_the_command_line_takes_its_new_threads(
+    fake: FakeSlack, people: People, sessions: OpenSessions, hub: HubDir
+) -> None:
+    one = await sessions.open("one")
+    two = await sessions.open("two")
+    code, out, err = await cli(hub.env, "hub", "route", "slack", people["ops"]["id"], "one")
+    assert code == 0, err
+    assert f"slack {people['ops']['id']} → one" in out
+    for n in range(2):
+        start_thread(fake, people, f"ops question {n}", where="ops")
+    start_thread(fake, people, "eng question")
+    for n in range(2):
+        await one.event(f"ops question {n}")  # not to the newest session: the channel is one's
+    await two.event("eng question")
+    assert one.contents() == ["ops question 0", "ops question 1"] and two.contents() == ["eng question"]
 
 
 async def test_a_closed_sessions_thread_is_kept_for_its_successor(
