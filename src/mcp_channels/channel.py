@@ -88,12 +88,22 @@ class Task:
 
 
 @dataclass(frozen=True)
+class Place:
+    """A conversation on the platform: a chat, and a thread inside it where the platform's threads
+    share their chat's id (Slack's ``thread_ts``)."""
+
+    chat: str
+    thread: str | None = None
+
+
+@dataclass(frozen=True)
 class PermissionRequest:
     """Claude Code is asking the user to approve a tool call (``permission_request`` params).
 
-    ``chats`` are chats the prompt is shown in besides the channel's own choice (its allowlisted
-    DMs): the hub puts there the chats bound to the session that asks, so the people talking to
-    that session see its prompts. A channel shows it only in chats it lets talk to Claude.
+    ``places`` are conversations the prompt is shown in besides the channel's own choice (its
+    allowlisted DMs): the hub puts there the conversations bound to the session that asks, so the
+    people talking to that session see its prompts, in their thread. A channel shows it only in
+    group chats it lets talk to Claude (a DM's person has it in their DM already).
     """
 
     request_id: str
@@ -101,7 +111,7 @@ class PermissionRequest:
     description: str
     input_preview: str
     extra: Mapping[str, Any] = field(default_factory=dict)
-    chats: tuple[str, ...] = ()
+    places: tuple[Place, ...] = ()
 
     @classmethod
     def from_params(cls, params: Any) -> PermissionRequest | None:
@@ -336,6 +346,7 @@ __all__ = [
     "Channel",
     "PermissionHandler",
     "PermissionRequest",
+    "Place",
     "Task",
     "TaskFunction",
     "Tool",

@@ -36,7 +36,7 @@ from .access import (
     pairing_reply,
     watch_approvals,
 )
-from .channel import Channel, PermissionRequest
+from .channel import Channel, PermissionRequest, Place
 from .errors import ConfigurationError, ToolError
 from .text import fit, text_length
 
@@ -347,19 +347,39 @@ class ChatBridge:
         request: PermissionRequest,
         recipients: Iterable[str],
         send_prompt: Callable[[str, PermissionRequest], Awaitable[None]],
+        *,
+        send_in: Callable[[Place, PermissionRequest], Awaitable[None]] | None = None,
     ) -> None:
-        """Send a permission prompt to each recipient (allowlisted DMs), and to the request's
-        ``chats`` that are opted-in groups; a failed send is logged."""
+        """Send a permission prompt to each recipient (allowlisted DMs), and into the request's
+        ``places`` (see :class:`~mcp_channels.channel.PermissionRequest`); a failed send is logged.
+
+        Without ``send_in``, a place that is an opted-in group gets the prompt by ``send_prompt``
+        (a chat id is where it goes); with it, ``send_in`` gets every place and shows the prompt
+        in those it lets talk to Claude, in their thread (a platform whose threads are not their
+        chat's own id, or whose groups are found by lookup).
+        """
         self.permissions.remember(request)
         targets = list(dict.fromkeys(recipients))
-        if request.chats:
+        if send_in is None and request.places:
             groups = self.store.load().groups
-            targets += [chat for chat in request.chats if chat in groups and chat not in targets]
-        for recipient in targets:
+            chats = dict.fromkeys(place.chat for place in request.places)
+            targets += [chat for chat in chats if chat in groups and chat not in targets]
+        sends: list[tuple[str, Callable[[], Awaitable[None]]]] = [
+            (recipient, functools.partial(send_prompt, recipient, request)) for recipient in targets
+        ]
+        if send_in is not None:
+            sends += [
+                (
+                    f"{place.chat} thread {place.thread}" if place.thread else place.chat,
+                    functools.partial(send_in, place, request),
+                )
+                for place in dict.fromkeys(request.places)
+            ]
+        for where, send in sends:
             try:
-                await send_prompt(recipient, request)
+                await send()
             except Exception as exc:
-                self.channel.log.warning("permission_request send to %s failed: %s", recipient, exc)
+                self.channel.log.warning("permission_request send to %s failed: %s", where, exc)
 
     def press_permission_button(
         self, user_id: str, data: str, original_text: str, *, limit: int | None = None, units: str = "codepoints"

@@ -19,6 +19,7 @@ from typing import Any
 
 from mcp_channels.hub import HubPaths, running_pid
 from mcp_channels.hub._socket import Link, connect
+from support.chat_session import ChannelSession
 from support.processes import HostProcess, channel_config, write_mcp_config
 
 PYTHON = sys.executable
@@ -172,13 +173,13 @@ class WireSession:
             self.link.close()
 
 
-class HubSession:
+class HubSession(ChannelSession):
     """``mcp-channels host`` running ``serve <channel>`` through the hub in ``hub``: one Claude Code session."""
 
     def __init__(
         self, hub: HubDir, channel: str, workdir: Path, name: str, *, delivering: bool = True, **env: str
     ) -> None:
-        self.channel = channel
+        self.server = channel
         settings = {
             "MCP_CHANNELS_HUB": "auto",
             "MCP_CHANNELS_HUB_DIR": str(hub.path),
@@ -197,14 +198,28 @@ class HubSession:
         await self.host.wait_stderr("the hub")  # attached, or refused
         return self
 
-    async def call(self, tool: str, **arguments: Any) -> dict[str, Any]:
-        return await self.host.call(self.channel, tool, arguments)
-
-    async def event(self, content: str, timeout: float = 15.0) -> dict[str, Any]:
-        return await self.host.wait_type("event", content=content, timeout=timeout)
-
-    def contents(self) -> list[str]:
-        return [event["content"] for event in self.host.of_type("event")]
-
     async def stop(self) -> None:
         await self.host.stop()
+
+
+class OpenSessions:
+    """The sessions a test opens on one hub, each a host of its own (``--name`` ``name``, project
+    ``/projects/<name>``) with the channel's settings ``env``; all stopped at the end."""
+
+    def __init__(self, hub: HubDir, channel: str, workdir: Path, **env: str) -> None:
+        self.hub, self.channel, self.workdir, self.env = hub, channel, workdir, env
+        self.started: list[HubSession] = []
+
+    async def open(self, name: str, **env: str) -> HubSession:
+        workdir = self.workdir / f"host-{name}-{len(self.started)}"
+        session = HubSession(self.hub, self.channel, workdir, name, **{**self.env, **env})
+        self.started.append(session)
+        return await session.start()
+
+    async def close(self, session: HubSession) -> None:
+        self.started.remove(session)
+        await session.stop()
+
+    async def stop(self) -> None:
+        for session in self.started:
+            await session.stop()

@@ -40,6 +40,7 @@ PINNED = {
         "PACKAGES",
         "AccessFacts",
         "ChannelFacts",
+        "ConversationFacts",
         "DoctorCheck",
         "OptionalToken",
         "PlatformLibrary",

@@ -136,6 +136,26 @@ class PluginFacts:
 
 
 @dataclass(frozen=True)
+class ConversationFacts:
+    """What one conversation of the channel is, for a runner that routes each to its own session (the hub).
+
+    A conversation is a chat, or a thread inside a chat where the platform has threads. Both are
+    read from what the channel already gives Claude: the event meta names them under the keys
+    below, and ``reply`` takes arguments of the same names, so an event's conversation and the
+    one a ``reply`` answers in are the same.
+    """
+
+    #: The meta key (and ``reply`` argument) naming the chat.
+    chat: str = "chat_id"
+    #: The meta key (and ``reply`` argument) naming a thread inside the chat, for a platform whose
+    #: threads share their chat's id (Slack's ``thread_ts``); ``None`` where a thread is a chat of
+    #: its own (a Discord thread has its own channel id) or there are none.
+    thread: str | None = None
+    #: The conversation of a channel whose ``reply`` names no chat: its only one (fakechat's page).
+    single: str | None = None
+
+
+@dataclass(frozen=True)
 class ChannelFacts:
     """Everything outside a channel's package needs to know about it, declared once in the package."""
 
@@ -156,6 +176,8 @@ class ChannelFacts:
     relays_permissions: bool = False
     #: Functions of the package's ``_doctor`` module, ``(Setup) -> list[Check]``, run by ``doctor``.
     doctor_checks: tuple[str, ...] = ()
+    #: How the hub tells the channel's conversations apart.
+    conversations: ConversationFacts = field(default_factory=ConversationFacts)
 
     def token(self, variable: str) -> Token:
         """The token read from ``variable``."""
@@ -195,6 +217,7 @@ __all__ = [
     "PACKAGES",
     "AccessFacts",
     "ChannelFacts",
+    "ConversationFacts",
     "DoctorCheck",
     "OptionalToken",
     "PlatformLibrary",

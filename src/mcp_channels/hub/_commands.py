@@ -5,6 +5,10 @@ lists the sessions this channel can deliver to, numbered, and marks the one this
 is bound to; ``/switch <number|name>`` binds the conversation to another one. Both are answered
 in the chat through the channel's own ``reply``. Pure text work: the hub supplies the sessions
 and applies the switch.
+
+A command may follow a mention of the bot (``@claude /switch 2``): Slack takes a message that
+starts with ``/`` for one of its own slash commands and never sends it, and in a channel that
+requires a mention, the mention is what lets the message through.
 """
 
 from __future__ import annotations
@@ -18,7 +22,9 @@ from typing import Final
 from ..text import duration
 from ._wire import SessionInfo
 
-_COMMAND: Final = re.compile(r"^/(sessions|switch)(?:@\w+)?(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL)
+_COMMAND: Final = re.compile(
+    r"^(?:(?:<@[!&]?\w+>|@[\w.-]+)\s+)?/(sessions|switch)(?:@\w+)?(?:\s+(.*))?$", re.IGNORECASE | re.DOTALL
+)
 
 
 @dataclass(frozen=True)
@@ -46,15 +52,17 @@ class Listed:
     attached_at: float
 
 
-def sessions_text(listed: Sequence[Listed], current: str | None, recent: Sequence[SessionInfo]) -> str:
-    """The answer to ``/sessions``."""
+def sessions_text(
+    listed: Sequence[Listed], current: str | None, recent: Sequence[SessionInfo], called: str = "chat"
+) -> str:
+    """The answer to ``/sessions`` typed in a chat or a thread (``called``)."""
     if not listed:
         lines = ["No Claude Code session is open for this channel; messages wait until one starts."]
     else:
-        lines = ["Claude Code sessions (/switch <number or name> moves this chat):"]
+        lines = [f"Claude Code sessions (/switch <number or name> moves this {called}):"]
         now = time.time()
         for item in listed:
-            marker = " ← this chat" if item.session.key == current else ""
+            marker = f" ← this {called}" if item.session.key == current else ""
             where = f" — {item.session.project_dir}" if item.session.project_dir else ""
             lines.append(
                 f"{item.number}. {item.session.label}{where} (since {duration(now - item.attached_at)}){marker}"

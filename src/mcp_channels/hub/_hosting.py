@@ -13,7 +13,7 @@ import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from ..channel import Channel, PermissionRequest
+from ..channel import Channel, PermissionRequest, Place
 from ..channels import NAMES, facts
 from ..channels import build as build_channel
 from ..sink import EventSink
@@ -44,12 +44,8 @@ def declaration(channel: Channel) -> Declaration:
     return Declaration(channel.name, channel.version, channel.instructions, described, channel.relays_permissions)
 
 
-def has_tool_argument(channel: Channel, tool: str, argument: str) -> bool | None:
-    """Whether ``tool`` takes ``argument``; ``None`` when the channel has no such tool."""
-    for declared in channel.tools:
-        if declared.name == tool:
-            return argument in declared.input_schema.get("properties", {})
-    return None
+def has_tool(channel: Channel, tool: str) -> bool:
+    return any(declared.name == tool for declared in channel.tools)
 
 
 async def call_tool(channel: Channel, name: str, arguments: Any) -> dict[str, Any]:
@@ -57,13 +53,13 @@ async def call_tool(channel: Channel, name: str, arguments: Any) -> dict[str, An
     return await channel.call_tool(name, arguments)
 
 
-async def relay_permission(channel: Channel, params: Mapping[str, Any], chats: Sequence[str]) -> bool:
-    """Hand a permission request to the channel's handler, to be shown in ``chats`` too; ``False``
+async def relay_permission(channel: Channel, params: Mapping[str, Any], places: Sequence[Place]) -> bool:
+    """Hand a permission request to the channel's handler, to be shown in ``places`` too; ``False``
     when it is malformed."""
     request = PermissionRequest.from_params(dict(params))
     if request is None:
         return False
-    await channel.relay_permission(dataclasses.replace(request, chats=tuple(chats)))
+    await channel.relay_permission(dataclasses.replace(request, places=tuple(places)))
     return True
 
 
@@ -77,7 +73,7 @@ __all__ = [
     "call_tool",
     "declaration",
     "has_people",
-    "has_tool_argument",
+    "has_tool",
     "host",
     "known",
     "relay_permission",

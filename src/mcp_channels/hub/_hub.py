@@ -34,7 +34,7 @@ from ..jsonrpc import INVALID_PARAMS
 from ..runners._tasks import Background
 from . import _commands, _metrics, _wire
 from ._attachment import Attachment, session_of
-from ._conversations import conversation_of, conversation_of_call, event_id
+from ._conversations import called, conversation_of, conversation_of_call, event_id, parent_of
 from ._daemon import HubLock, running_pid, signal_ready, start_lock
 from ._dispatch import Dispatcher
 from ._paths import HubPaths
@@ -233,7 +233,7 @@ class Hub:
         :class:`~.store.InvalidInput` for an event the store refuses (too large).
         """
         counters = self._counters(channel)
-        event = Event(event_id(meta), channel, conversation_of(meta), content, meta)
+        event = Event(event_id(meta), channel, conversation_of(channel, meta), content, meta)
         dispatcher = await self.dispatcher(channel)
         ticket = dispatcher.before_commit(event)  # a caught-up conversation's session gets it now
         try:
@@ -272,18 +272,20 @@ class Hub:
             return None
         listed = self._listed(channel)
         if command.name == "sessions":
-            binding = self.routing.binding(channel, conversation)
+            binding = self._binding_of(channel, conversation)
             recent = [
                 record.info
                 for record in sorted(self.routing.sessions.values(), key=lambda r: -(r.detached_at or 0))
                 if record.detached_at is not None and channel in record.channels
             ]
-            return _commands.sessions_text(listed, binding.session if binding else None, recent)
+            return _commands.sessions_text(
+                listed, binding.session if binding else None, recent, called(channel, conversation)
+            )
         chosen = _commands.pick(listed, command.argument)
         if isinstance(chosen, str):
             return chosen
         await self._bind(Binding.to(channel, conversation, chosen.session, "switch"))
-        return f"This chat now goes to {chosen.session.label}."
+        return f"This {called(channel, conversation)} now goes to {chosen.session.label}."
 
     def _listed(self, channel: str) -> list[_commands.Listed]:
         """The delivering sessions of ``channel``, numbered in attach order, one entry per session."""
@@ -310,7 +312,7 @@ class Hub:
         return sorted((a for a in self.attachments if a.channel == channel and a.routable), key=lambda a: a.order)
 
     async def decide(self, channel: str, conversation: str) -> Choice:
-        binding = self.routing.binding(channel, conversation)
+        binding = self._binding_of(channel, conversation)
         choice = choose(
             channel,
             conversation,
@@ -326,6 +328,13 @@ class Hub:
             await self.routing.bind(dataclasses.replace(binding, since=time.time()))  # still in use
         return choice
 
+    def _binding_of(self, channel: str, conversation: str) -> Binding | None:
+        """The conversation's binding; a thread nobody bound follows its chat's (a Slack DM's thread
+        goes where the DM goes, a channel bound by ``hub route`` takes its new threads)."""
+        binding = self.routing.binding(channel, conversation)
+        parent = parent_of(channel, conversation) if binding is None else None
+        return self.routing.binding(channel, parent) if parent is not None else binding
+
     @property
     def _settled(self) -> bool:
         """Whether sessions of a previous run have had their time to come back."""
@@ -336,9 +345,10 @@ class Hub:
         if self.host is None or not self._settled:
             return
         if choice.waiting_for:
+            where = called(channel, conversation)
             text = (
-                f"The Claude Code session this chat goes to ({choice.waiting_for}) is not open; your message is "
-                "queued for it. /sessions lists the open ones; /switch <number> moves this chat."
+                f"The Claude Code session this {where} goes to ({choice.waiting_for}) is not open; your message is "
+                f"queued for it. /sessions lists the open ones; /switch <number> moves this {where}."
             )
         else:
             text = NO_SESSION_NOTICE
@@ -547,7 +557,24 @@ class Hub:
             for binding in self.routing.bindings.values()
             if binding.channel == attachment.channel and binding.session == attachment.session.key
         ]
-        await self.host.relay_permission(attachment.channel, params, bound)
+        await self.host.relay_permission(attachment.channel, params, self._asked_in(attachment.channel, bound))
+
+    def _asked_in(self, channel: str, bound: list[str]) -> list[str]:
+        """Where a session's prompt is shown: every chat bound to it, and of the threads bound to it
+        only the one it last heard from. A session that has answered fifty Slack threads asks in the
+        one it is working in, not in all fifty."""
+        threads = [conversation for conversation in bound if parent_of(channel, conversation) is not None]
+        if not threads:
+            return bound
+        dispatcher = self.dispatchers.get(channel)
+        states = dispatcher.conversations if dispatcher is not None else {}
+
+        def heard(conversation: str) -> float:
+            state = states.get(conversation)
+            return state.touched if state is not None else 0.0
+
+        latest = max(threads, key=heard)
+        return [conversation for conversation in bound if conversation not in threads or conversation == latest]
 
     async def _forget_old_permissions(self) -> None:
         cutoff = time.time() - PERMISSION_TTL

@@ -19,6 +19,9 @@ The rules, for one conversation, among the attachments of its channel whose sess
 3. An unbound conversation goes to the most recently attached session, and is bound to it, so a
    conversation stays with the session that has been answering it.
 
+A thread (a Slack thread, see :mod:`._conversations`) with no binding of its own is decided by
+its chat's binding, when the chat has one: it goes where its chat goes.
+
 ``reply`` (any tool call naming the conversation) binds it to the calling session, as do
 ``/switch`` in the chat and ``mcp-channels hub route``.
 """

@@ -40,7 +40,7 @@ from ..sink import ChannelEvent, DeliveryStatus
 from ..state import atomic_write
 from . import _declarations, _hosting
 from ._attachment import Attachment
-from ._conversations import chat_of, conversation_of
+from ._conversations import conversation_of, place_of, reply_arguments
 from ._settings import apply_to_process, channel_environ, conflict_message, is_secret
 from ._wire import SessionInfo
 from .store._base import MAX_EVENT_BYTES
@@ -114,7 +114,7 @@ class StoreSink:
                 delay = min(delay * 2, 5.0)
 
     async def _take(self, event: ChannelEvent) -> None:
-        conversation = conversation_of(event.meta)
+        conversation = conversation_of(self.name, event.meta)
         if self.runner.may_command(self.name, event.meta):
             answer = await self.runner.hub.chat_command(self.name, conversation, event.content)
             if answer is not None:
@@ -307,19 +307,18 @@ class HubRunner:
         hosted = self.hosted.get(channel)
         if hosted is None or hosted.channel is None or hosted.state != "running":
             return
-        chats = list(dict.fromkeys(chat_of(conversation) for conversation in conversations))
-        if not await _hosting.relay_permission(hosted.channel, params, chats):
+        places = [place_of(channel, conversation) for conversation in conversations]
+        if not await _hosting.relay_permission(hosted.channel, params, places):
             log.warning("%s: a malformed permission request was not relayed", channel)
 
     async def say(self, channel: str, conversation: str, text: str) -> bool:
-        """Send ``text`` with the channel's ``reply`` (to the conversation's chat, where it names one)."""
+        """Send ``text`` with the channel's ``reply`` into the conversation (its chat, and its thread)."""
         hosted = self.hosted.get(channel)
         if hosted is None or hosted.channel is None or hosted.state != "running":
             return False
-        takes_chat = _hosting.has_tool_argument(hosted.channel, "reply", "chat_id")
-        if takes_chat is None:
+        if not _hosting.has_tool(hosted.channel, "reply"):
             return False
-        arguments = {"chat_id": chat_of(conversation), "text": text} if takes_chat else {"text": text}
+        arguments = {**reply_arguments(channel, conversation), "text": text}
         result = await _hosting.call_tool(hosted.channel, "reply", arguments)
         if result.get("isError"):
             log.info("%s: could not answer in %s: %s", channel, conversation, result["content"][0].get("text"))

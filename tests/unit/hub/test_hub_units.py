@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import pytest
 
+from mcp_channels.channel import Place
 from mcp_channels.errors import WireError
 from mcp_channels.hub._commands import Command, parse_command
-from mcp_channels.hub._conversations import conversation_of, conversation_of_call, event_id
+from mcp_channels.hub._conversations import (
+    conversation_of,
+    conversation_of_call,
+    event_id,
+    parent_of,
+    place_of,
+    reply_arguments,
+)
 from mcp_channels.hub._metrics import render
 from mcp_channels.hub._settings import channel_settings, conflict_message, differences
 from mcp_channels.hub._wire import Ack, Attach, Delivered
@@ -45,6 +53,9 @@ def test_events_and_acks_validate() -> None:
         ("/switch@claude_test_bot ci", Command("switch", "ci")),
         ("/switchboard", None),
         ("please /switch 2", None),
+        ("@claude /switch 2", Command("switch", "2")),  # Slack sends no message that starts with /
+        ("<@123456789> /sessions", Command("sessions", "")),  # Discord's raw mention
+        ("@claude please /switch 2", None),
         ("/start", None),
     ],
 )
@@ -70,14 +81,33 @@ def test_settings_are_the_channels_own_and_conflicts_hide_secrets() -> None:
 
 
 def test_conversation_keys_and_ids() -> None:
-    assert conversation_of({"chat_id": "-100", "thread_id": "7"}) == "-100/7"
-    assert conversation_of({"path": "/ci/build"}) == "/ci/build"
-    assert conversation_of({"path": "/" + "x" * 300}).startswith("#")
+    assert conversation_of("telegram", {"chat_id": "-100", "message_id": "7"}) == "-100"
+    assert conversation_of("webhook", {"path": "/ci/build"}) == "/ci/build"
+    assert conversation_of("webhook", {"path": "/" + "x" * 300}).startswith("#")
+    assert conversation_of("webhook", {}) == "-"
     assert event_id({"chat_id": "5", "message_id": "9"}) == "5:9"
     assert event_id({"path": "/"}) != event_id({"path": "/"})
     assert conversation_of_call("telegram", "reply", {"chat_id": "5", "text": "x"}) == "5"
     assert conversation_of_call("fakechat", "reply", {"text": "x"}) == "web"
     assert conversation_of_call("telegram", "react", {"chat_id": "5"}) is None
+
+
+def test_a_slack_thread_is_its_own_conversation_under_its_chat() -> None:
+    in_thread = {"chat_id": "C1", "message_id": "2.000002", "thread_ts": "1.000001"}
+    assert conversation_of("slack", in_thread) == "C1/1.000001"
+    assert conversation_of("slack", {"chat_id": "D1", "message_id": "3.000003"}) == "D1"  # a DM's top level
+    assert conversation_of_call("slack", "reply", {"chat_id": "C1", "thread_ts": "1.000001", "text": "x"}) == (
+        "C1/1.000001"
+    )
+    assert conversation_of_call("slack", "reply", {"chat_id": "D1", "text": "x"}) == "D1"
+    assert reply_arguments("slack", "C1/1.000001") == {"chat_id": "C1", "thread_ts": "1.000001"}
+    assert reply_arguments("slack", "D1") == {"chat_id": "D1"}
+    assert reply_arguments("fakechat", "web") == {}
+    assert parent_of("slack", "C1/1.000001") == "C1"
+    assert parent_of("slack", "D1") is None
+    assert parent_of("webhook", "/ci/build") is None  # a path is not a thread
+    assert place_of("slack", "C1/1.000001") == Place("C1", "1.000001")
+    assert place_of("discord", "1234") == Place("1234")
 
 
 def test_metrics_group_each_family_and_escape_labels() -> None:

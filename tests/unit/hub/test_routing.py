@@ -40,9 +40,9 @@ async def say(hub: Hub, chat: str, text: str, message_id: str | None = None) -> 
     await hub.commit(CHANNEL, text, {"chat_id": chat, "message_id": message_id or text, "user": "u"})
 
 
-async def attached(hub: Hub, key: str, **kwargs: object) -> WireSession:
+async def attached(hub: Hub, key: str, channel: str = CHANNEL, **kwargs: object) -> WireSession:
     session = WireSession(key, **kwargs)  # type: ignore[arg-type]
-    await session.attach(hub.paths, CHANNEL)
+    await session.attach(hub.paths, channel)
     return session
 
 
@@ -154,14 +154,39 @@ async def test_switch_and_sessions_in_the_chat(hub: Hub) -> None:
 
 
 async def test_path_prefix_routes(hub: Hub) -> None:
-    ci = await attached(hub, "k1", name="ci")
-    other = await attached(hub, "k2")
-    await ask(hub.paths, "hub/route", {"action": "prefix", "channel": CHANNEL, "prefix": "/ci/", "session": "ci"})
-    await hub.commit(CHANNEL, "build failed", {"path": "/ci/build"})
-    await hub.commit(CHANNEL, "page", {"path": "/alerts"})
+    ci = await attached(hub, "k1", "webhook", name="ci")
+    other = await attached(hub, "k2", "webhook")
+    await ask(hub.paths, "hub/route", {"action": "prefix", "channel": "webhook", "prefix": "/ci/", "session": "ci"})
+    await hub.commit("webhook", "build failed", {"path": "/ci/build"})  # the webhook's conversation is its path
+    await hub.commit("webhook", "page", {"path": "/alerts"})
     await ci.wait_events(1)
     await other.wait_events(1)
     assert ci.contents() == ["build failed"] and other.contents() == ["page"]
+
+
+async def test_a_thread_nobody_bound_follows_its_chat_until_it_is_bound(hub: Hub) -> None:
+    """Slack: a channel bound by ``hub route`` takes its new threads; a thread's own binding wins."""
+    one = await attached(hub, "k1", "slack", name="one")
+    two = await attached(hub, "k2", "slack", name="two")
+    await ask(hub.paths, "hub/route", {"action": "bind", "channel": "slack", "conversation": "C1", "session": "one"})
+
+    async def post(text: str, ts: str, thread_ts: str) -> None:
+        await hub.commit("slack", text, {"chat_id": "C1", "message_id": ts, "thread_ts": thread_ts, "user_id": "U1"})
+
+    await post("new thread", "1.000001", "1.000001")
+    await post("another thread", "2.000002", "2.000002")
+    await one.wait_events(2)  # not to the newest session: to the one the channel is bound to
+    await ask(
+        hub.paths, "hub/route", {"action": "bind", "channel": "slack", "conversation": "C1/2.000002", "session": "two"}
+    )
+    await post("in the second thread", "3.000003", "2.000002")
+    await post("in the first thread", "4.000004", "1.000001")
+    await two.wait_events(1)
+    await one.wait_events(3)
+    # Conversations are delivered side by side: order holds within one, not across them.
+    assert sorted(one.contents()) == ["another thread", "in the first thread", "new thread"]
+    assert two.contents() == ["in the second thread"]
+    assert hub.routing.binding("slack", "C1/1.000001") is None  # it follows the channel, unbound
 
 
 async def test_route_from_the_command_line(hub: Hub) -> None:

@@ -14,10 +14,11 @@ from typing import Any, Final
 
 import discord
 
-from ...channel import PermissionRequest
+from ...channel import PermissionRequest, Place
 from ...messaging import PERMISSION_BUTTON_RE, ChatBridge, parse_permission_button, permission_prompt_text
 from . import LENGTH_UNITS, MESSAGE_LIMIT
 from ._client import DiscordClient
+from ._targets import ChannelGate
 
 #: Label, emoji and style of each button, in the official order.
 BUTTONS: Final = {
@@ -59,20 +60,34 @@ def buttons(request_id: str, actions: Sequence[str]) -> discord.ui.View:
 
 
 class PermissionPrompts:
-    """Sends prompts to every allowlisted user's DMs and answers their button presses."""
+    """Sends prompts to every allowlisted user's DMs (and under the hub, into the opted-in channels
+    and threads bound to the asking session) and answers their button presses."""
 
-    def __init__(self, client: discord.Client, bridge: ChatBridge) -> None:
+    def __init__(self, client: discord.Client, bridge: ChatBridge, gate: ChannelGate) -> None:
         self.client = client
         self.bridge = bridge
+        self.gate = gate
 
     async def relay(self, request: PermissionRequest) -> None:
         recipients = self.bridge.store.load().allow_from
-        await self.bridge.broadcast_permission(request, recipients, self._send)
+        await self.bridge.broadcast_permission(request, recipients, self._send, send_in=self._send_in)
 
     async def _send(self, user_id: str, request: PermissionRequest) -> None:
         user = self.client.get_user(int(user_id)) or await self.client.fetch_user(int(user_id))
-        view = buttons(request.request_id, ("more", "allow", "deny"))
-        await user.send(permission_prompt_text(request.tool_name), view=view)
+        await user.send(permission_prompt_text(request.tool_name), view=self._buttons(request))
+
+    async def _send_in(self, place: Place, request: PermissionRequest) -> None:
+        """Into a channel or thread the gate lets talk to Claude (a thread is opted in through its
+        parent, found by lookup); a DM is skipped, its person has the prompt already."""
+        if place.chat in self.gate.dm_users:
+            return
+        channel = await self.gate.allowed(place.chat)
+        if not isinstance(channel, discord.DMChannel):
+            await channel.send(permission_prompt_text(request.tool_name), view=self._buttons(request))
+
+    @staticmethod
+    def _buttons(request: PermissionRequest) -> discord.ui.View:
+        return buttons(request.request_id, ("more", "allow", "deny"))
 
     async def press(self, interaction: discord.Interaction[Any], custom_id: str) -> None:
         parsed = parse_permission_button(custom_id)

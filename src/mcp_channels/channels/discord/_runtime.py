@@ -48,7 +48,7 @@ class DiscordRuntime:
         dm_users: dict[str, str] = {}
         self.reader = InboundReader(self.client, sent, dm_users, channel.log)
         gate = ChannelGate(self.client, store, dm_users)
-        self.prompts = PermissionPrompts(self.client, self.bridge)
+        self.prompts = PermissionPrompts(self.client, self.bridge, gate)
         self.client.permission_button_handler = self.prompts.press
         self.client.add_dynamic_items(PermissionButton)
         self.tools = DiscordTools(self.client, store, gate, self.bridge, sent, settings.state_dir)

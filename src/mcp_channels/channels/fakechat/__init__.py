@@ -12,7 +12,7 @@ Settings are described in :mod:`._settings`; the page itself is ``page.html`` / 
 
 from __future__ import annotations
 
-from .. import ChannelFacts, PluginFacts, Port
+from .. import ChannelFacts, ConversationFacts, PluginFacts, Port
 
 PORT = Port("FAKECHAT_PORT", 8787)
 FACTS = ChannelFacts(
@@ -21,6 +21,8 @@ FACTS = ChannelFacts(
     port=PORT,
     official_plugin=True,
     relays_permissions=True,
+    # The page is one conversation, its events' chat_id "web"; reply names no chat.
+    conversations=ConversationFacts(single="web"),
     plugin=PluginFacts(
         description=(
             "Localhost web chat for trying the channel flow: no token, no account, no third-party service. "

@@ -23,7 +23,7 @@ Environment (tokens also from ``<state>/.env``; the environment wins):
 
 from __future__ import annotations
 
-from .. import AccessFacts, ChannelFacts, PlatformLibrary, PluginFacts, Token
+from .. import AccessFacts, ChannelFacts, ConversationFacts, PlatformLibrary, PluginFacts, Token
 
 BOT_TOKEN = Token(
     "SLACK_BOT_TOKEN",
@@ -71,6 +71,10 @@ FACTS = ChannelFacts(
     access=ACCESS,
     relays_permissions=True,
     doctor_checks=("check_slack_accepts_tokens", "check_receiver"),
+    # A thread is its channel plus its root's ts. A message in a channel starts a thread of its own
+    # (thread_ts is its ts: the answer goes there); a DM's top-level messages have no thread_ts and
+    # are the DM's one conversation, its threads each one more.
+    conversations=ConversationFacts(thread="thread_ts"),
     plugin=PluginFacts(
         description=(
             "Slack bridge with access control: talk to your Claude Code session from Slack DMs and opted-in "

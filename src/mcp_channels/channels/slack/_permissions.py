@@ -1,6 +1,7 @@
 """Permission prompts as Block Kit messages with See more / Allow / Deny buttons.
 
-Each allowlisted member gets the prompt in their DM with the app. A button's ``action_id`` is
+Each allowlisted member gets the prompt in their DM with the app; under the hub, the opted-in
+channels' threads bound to the asking session get it too, in the thread. A button's ``action_id`` is
 the shared payload (``perm:<allow|deny|more>:<request id>``), so a press is understood without
 remembering the message, even on a prompt sent before a restart. Who may answer and what the
 message then says is decided by the shared :class:`~mcp_channels.messaging.ChatBridge`: only
@@ -18,7 +19,7 @@ from typing import Any, Final
 from slack_sdk.errors import SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
-from ...channel import PermissionRequest
+from ...channel import PermissionRequest, Place
 from ...messaging import ChatBridge, parse_permission_button, permission_prompt_text
 from . import MAX_SECTION, MEMBER_ID
 from ._directory import DirectMessages
@@ -68,18 +69,28 @@ class PermissionPrompts:
         """Prompts go to allowlisted members' DMs only, never to channels, whose members may not approve
         (a conversation id listed in ``allowFrom`` by mistake is passed over: a prompt shows the tool's input)."""
         members = [ident for ident in self.bridge.store.load().allow_from if re.fullmatch(MEMBER_ID, ident)]
-        await self.bridge.broadcast_permission(request, members, self._send)
+        await self.bridge.broadcast_permission(request, members, self._send, send_in=self._send_in)
 
     async def _send(self, user_id: str, request: PermissionRequest) -> None:
-        text = permission_prompt_text(request.tool_name)
         # A member id as the channel posts to the member's DM with the app; the answer names that DM.
-        answer = await self.web.chat_postMessage(
-            channel=user_id,
+        answer = await self._post(user_id, None, request)
+        if isinstance(answer.get("channel"), str):
+            self.dms.learn(answer["channel"], user_id)
+
+    async def _send_in(self, place: Place, request: PermissionRequest) -> None:
+        """Into an opted-in channel's thread (its members see what the session they talk to asks;
+        only allowlisted ones may answer). A DM is skipped: its member has the prompt already."""
+        if place.chat in self.bridge.store.load().groups:
+            await self._post(place.chat, place.thread, request)
+
+    async def _post(self, channel: str, thread_ts: str | None, request: PermissionRequest) -> Any:
+        text = permission_prompt_text(request.tool_name)
+        return await self.web.chat_postMessage(
+            channel=channel,
+            thread_ts=thread_ts,
             text=escape(text),
             blocks=prompt_blocks(text, request.request_id, ("more", "allow", "deny")),
         )
-        if isinstance(answer.get("channel"), str):
-            self.dms.learn(answer["channel"], user_id)
 
     async def press(self, payload: Mapping[str, Any]) -> None:
         """One ``interactive`` payload; anything but a press of one of our buttons is ignored."""

@@ -45,7 +45,7 @@ and the event still says something happened.
 
 from __future__ import annotations
 
-from .. import ChannelFacts, OptionalToken, PluginFacts, Port, Token
+from .. import ChannelFacts, ConversationFacts, OptionalToken, PluginFacts, Port, Token
 
 SECRET = Token(
     "WEBHOOK_SECRET",
@@ -65,6 +65,8 @@ FACTS = ChannelFacts(
     title="Webhook",
     tokens=(SECRET,),
     port=PORT,
+    # Each request path is a conversation (``hub route --prefix /ci/`` routes a family of them).
+    conversations=ConversationFacts(chat="path"),
     plugin=PluginFacts(
         description=(
             "Webhook receiver: every HTTP POST to 127.0.0.1:8788 becomes an event in your Claude Code session "
