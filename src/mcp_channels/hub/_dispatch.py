@@ -24,6 +24,8 @@ Promises:
 * **Queued events say so.** An event that found no session for its conversation, or that was
   stored before this hub started, reaches its session with ``queued="true"`` and ``queued_at``
   (when it was received) in its meta.
+* **Shared stores.** On a store other hubs use too (JetStream), a conversation newly routed to
+  a session starts after its cursor as stored, which another hub's session may have moved.
 * **Bounded memory.** At most :data:`BUFFER_LIMIT` events per conversation are kept in memory;
   beyond that the rest is read back from the store when there is room for it.
 """
@@ -362,6 +364,9 @@ class Dispatcher:
             if state.target is not None:
                 for seq in [s for s, c in state.target.inflight.items() if c == conversation]:
                     del state.target.inflight[seq]
+            if target is not None and self.store.shared:
+                # Another hub's session may have had it meanwhile: start after what that one took.
+                state.cursor = max(state.cursor, await self.store.cursor(self.channel, conversation))
             state.restart_from_cursor()
             state.target = target
         state.routed = version
