@@ -48,9 +48,11 @@ class NatsServer:
 
     def start(self, timeout: float = 20.0) -> None:
         """Start it and return once it logs that it is ready (raises with its log if it exits first)."""
-        argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
+        argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js"]
         if self.config_path is not None:
             argv += ["-c", str(self.config_path)]
+        if self.config_path is None or "store_dir" not in self.config_path.read_text():
+            argv += ["-sd", str(self.store_dir)]  # a config's own store_dir may not be given twice
         self.process = subprocess.Popen(argv + self.extra_args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         ready = threading.Event()
         threading.Thread(target=self._drain, args=(self.process, ready), daemon=True).start()

@@ -216,6 +216,8 @@ class Hub:
             elif self._host_factory is not None:
                 self.host = self._host_factory(self)
                 await self.host.restore()
+            if self.options.role == "ingress":
+                await self._create_streams()
             self.listener = await listen(self.paths, self._make_link, self.http)
             if self.options.metrics_port is not None:
                 metrics = await listen_http(self.options.metrics_port, self.probe)
@@ -239,6 +241,14 @@ class Hub:
         finally:
             await self._shutdown(metrics)
         return 0
+
+    async def _create_streams(self) -> None:
+        """Make the channels' streams exist now (following one creates it): edges, whose NATS users
+        may not create streams, then follow a channel before its first event."""
+        for channel in self.options.channels:
+            watch = self.store.watch(channel)
+            await anext(watch)
+            await watch.aclose()
 
     async def _shutdown(self, metrics: asyncio.Server | None) -> None:
         if self.listener is not None:

@@ -50,20 +50,24 @@ async def fake() -> AsyncIterator[FakeTelegram]:
 class Team:
     """The machines of one test: an ingress and edges, each a hub directory of its own, all stopped at the end."""
 
-    def __init__(self, server: NatsServer, tmp_path: Path, stack: contextlib.ExitStack) -> None:
+    def __init__(
+        self, server: NatsServer, tmp_path: Path, stack: contextlib.ExitStack, *,
+        namespace: str | None = None, ingress_user: str = "", edge_user: str = "",
+    ) -> None:  # fmt: skip
         self.server = server
         self.tmp_path = tmp_path
         self.stack = stack
-        self.shared = {
-            "MCP_CHANNELS_STORE": server.url,
-            "MCP_CHANNELS_NATS_NAMESPACE": f"team{next(_namespaces)}",
-        }
+        self.shared = {"MCP_CHANNELS_NATS_NAMESPACE": namespace or f"team{next(_namespaces)}"}
+        self.ingress_store = server.url.replace("//", f"//{ingress_user}@" if ingress_user else "//")
+        self.edge_store = server.url.replace("//", f"//{edge_user}@" if edge_user else "//")
         self.sessions: list[TelegramSession | HubSession] = []
         self.ingress: HubDir | None = None
         self.ingress_env: dict[str, str] = {}
 
     def machine(self, role: str) -> HubDir:
-        return self.stack.enter_context(hub_dir(extra={**self.shared, "MCP_CHANNELS_HUB_ROLE": role}))
+        store = self.ingress_store if role == "ingress" else self.edge_store
+        extra = {**self.shared, "MCP_CHANNELS_HUB_ROLE": role, "MCP_CHANNELS_STORE": store}
+        return self.stack.enter_context(hub_dir(extra=extra))
 
     async def start_ingress(self, channel: str, **env: str) -> HubDir:
         if self.ingress is None:
@@ -77,6 +81,7 @@ class Team:
         """What a developer's session on that machine has: the shared store, the edge role, its name."""
         return {
             **self.shared,
+            "MCP_CHANNELS_STORE": self.edge_store,
             "MCP_CHANNELS_HUB_ROLE": "edge",
             "MCP_CHANNELS_HUB": "auto",
             "MCP_CHANNELS_HUB_DIR": str(edge.path),
@@ -265,3 +270,47 @@ async def test_roles_and_stores_that_cannot_work_are_refused_clearly(nats_server
         code, _, err = await cli(machine.env, "hub", "run", "--store", dead, "--role", "edge")
         assert code == 1 and f"cannot open the event store {dead}" in err
         assert machine.pid() is None
+
+
+def readme_team_conf(store_dir: Path) -> str:
+    """The README's ``team.conf``, with this test's store directory and without its public listen line."""
+    readme = (Path(__file__).parents[3] / "README.md").read_text(encoding="utf-8")
+    block = readme.split("<!-- team.conf:", 1)[1].split("```\n", 1)[1].split("```", 1)[0]
+    assert "listen: 0.0.0.0:4222\n" in block and "/var/lib/nats" in block
+    return block.replace("listen: 0.0.0.0:4222\n", "").replace("/var/lib/nats", str(store_dir))
+
+
+async def test_the_readmes_team_config_lets_edges_work_and_not_publish_events(
+    fake: FakeTelegram, tmp_path: Path
+) -> None:
+    """The copy-paste server config: Alice's edge, with the EDGE permissions, gets her chat, replies
+    and answers a prompt through the ingress, but cannot put an event into a stream herself."""
+    import nats
+
+    server = NatsServer(tmp_path / "js", config=readme_team_conf(tmp_path / "js"))
+    server.start()
+    try:
+        with contextlib.ExitStack() as stack:
+            team = Team(server, tmp_path, stack, namespace="channels",
+                        ingress_user="ingress:change-me-ingress", edge_user="alice:change-me-alice")  # fmt: skip
+            try:
+                await team.start_ingress("telegram", **bot_settings(fake, tmp_path))
+                alice = await team.telegram_session(fake, team.machine("edge"), "alice-dev")
+                await alice.ok("reply", chat_id=str(ALICE), text="hi alice")
+                fake.send_text(fake.users[ALICE], "from alice")
+                await alice.event("from alice")
+                await alice.host.command('/permission Bash "list the files" {"command": "ls"}')
+                request = await alice.host.wait_type("permission_request")
+                prompt = await fake.wait_sent(lambda m: m["chat"]["id"] == ALICE and "reply_markup" in m)
+                fake.press(fake.users[ALICE], prompt, f"perm:deny:{request['request_id']}")
+                assert (await alice.host.wait_type("permission_resolved"))["behavior"] == "deny"
+            finally:
+                await team.stop()
+        client = await nats.connect(server.url.replace("//", "//alice:change-me-alice@"))
+        try:
+            with pytest.raises(nats.errors.Error):
+                await client.jetstream(timeout=1.0).publish("channels.telegram.111", b"{}", stream="channels_telegram")
+        finally:
+            await client.close()
+    finally:
+        server.stop()

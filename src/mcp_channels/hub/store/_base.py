@@ -14,7 +14,7 @@ import math
 import re
 import time
 import types
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Self, TypeVar
 
@@ -297,7 +297,7 @@ class EventStore(abc.ABC):
             raise InvalidInput(f"limit must be 1-{MAX_READ_LIMIT}, not {limit!r}")
         return await self._read(channel, conversation, after, limit)
 
-    async def watch(self, channel: str) -> AsyncIterator[int]:
+    async def watch(self, channel: str) -> AsyncGenerator[int, None]:
         """Yield the channel's newest seq now (0 when it has none), then again each time it grows.
 
         Values strictly increase; several appends may be coalesced into one value. The memory and
