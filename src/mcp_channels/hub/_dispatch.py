@@ -264,13 +264,16 @@ class Dispatcher:
     async def _catch_up(self) -> None:
         """Read whatever was committed past ``seen`` that was not handed over."""
         while self.newest > self.seen:
+            wanted = self.newest
             events = await self.store.read(self.channel, after=self.seen, limit=READ_BATCH)
             fresh = [event for event in events if event.seq > self.seen]
             for event in fresh:
                 self._take(event)
-            if len(events) < READ_BATCH:
+            if len(events) < READ_BATCH and self.newest == wanted:
                 self.newest = self.seen  # everything stored so far has been read
                 return
+            # A full batch, or the store reported newer events while this read was under way
+            # (another hub's commits): read on, or they would wait for the next event.
 
     # ------------------------------------------------------------------ acknowledgements
 

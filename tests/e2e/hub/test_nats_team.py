@@ -18,11 +18,12 @@ import signal
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 
 from fakes.telegram_api import FakeTelegram
 from fakes.telegram_session import TelegramSession, write_access
-from support.hub import HubDir, HubSession, cli, hub_dir, wait_until
+from support.hub import HubDir, HubSession, WireSession, cli, hub_dir, wait_until
 from support.nats_server import NatsServer
 from support.processes import free_port, http_request
 
@@ -314,3 +315,29 @@ async def test_the_readmes_team_config_lets_edges_work_and_not_publish_events(
             await client.close()
     finally:
         server.stop()
+
+
+async def test_a_burst_from_concurrent_senders_reaches_the_edge_whole(team: Team, tmp_path: Path) -> None:
+    """The edge reads what the ingress stores while the ingress keeps storing: an event reported
+    during a read must still be read (it used to wait for the next event)."""
+    port = free_port()
+    await team.start_ingress("webhook", WEBHOOK_PORT=str(port), WEBHOOK_STATE_DIR=str(tmp_path / "webhook"))
+    edge = team.machine("edge")
+    code, out, err = await cli(edge.env, "hub", "start")
+    assert code == 0, out + err
+    session = WireSession("burst-session")
+    try:
+        await session.attach(edge.paths, "webhook")
+
+        async def sender(first: int) -> None:
+            async with aiohttp.ClientSession() as client:  # keep-alive: POSTs as fast as they are answered
+                for number in range(first, first + 25):
+                    url = f"http://127.0.0.1:{port}/burst/{number % 8}"
+                    async with client.post(url, data=f"event {number}".encode()) as response:
+                        assert response.status == 202
+
+        await asyncio.gather(*(sender(first) for first in range(0, 200, 25)))
+        await session.wait_events(200, timeout=30)
+        assert sorted(session.contents()) == sorted(f"event {number}" for number in range(200))
+    finally:
+        session.close()
