@@ -248,7 +248,7 @@ def format_status(status: dict[str, Any]) -> str:
     now = time.time()
     retention = hub["retention"]
     lines = [
-        f"hub: running, pid {hub['pid']}, up {duration(hub['uptime_s'])}, {hub['address']}",
+        f"hub: running{_role(hub)}, pid {hub['pid']}, up {duration(hub['uptime_s'])}, {hub['address']}",
         f"store: {hub['store']} (retention {duration(retention['max_age_s'])} / {retention['max_events']:,} events"
         " per channel)",
         "sessions:",
@@ -284,6 +284,11 @@ def format_status(status: dict[str, Any]) -> str:
         )
     lines += _routing_lines(status)
     return "\n".join(lines)
+
+
+def _role(hub: dict[str, Any]) -> str:
+    role = hub.get("role", "both")
+    return "" if role == "both" else f" as {role} ({hub.get('hub_id')})"
 
 
 def _routing_lines(status: dict[str, Any]) -> list[str]:

@@ -279,26 +279,20 @@ class Hub:
         """
         counters = self._counters(channel)
         event = Event(event_id(meta), channel, conversation_of(meta), content, meta)
-        if self.options.role == "ingress":  # the edges deliver it, through the store
-            try:
-                await self.store.append([event])
-            except StoreError:
-                counters.commit_errors += 1
-                raise
-            counters.received += 1
-            counters.last_event_at = time.time()
-            return
-        dispatcher = await self.dispatcher(channel)
-        ticket = dispatcher.before_commit(event)  # a caught-up conversation's session gets it now
+        # An ingress delivers nothing itself: the edges read the event from the store.
+        dispatcher = None if self.options.role == "ingress" else await self.dispatcher(channel)
+        ticket = dispatcher.before_commit(event) if dispatcher else None  # a caught-up session gets it now
         try:
             stored = await self.store.append([event])
         except StoreError:
             counters.commit_errors += 1
-            dispatcher.commit_failed(ticket)
+            if dispatcher is not None and ticket is not None:
+                dispatcher.commit_failed(ticket)
             raise
         counters.received += 1
         counters.last_event_at = time.time()
-        dispatcher.offer(stored, ticket)
+        if dispatcher is not None:
+            dispatcher.offer(stored, ticket)
 
     def verdict(self, channel: str, request_id: str, allow: bool) -> None:
         """A person answered a permission prompt: to the session that asked, and to no other; first answer wins."""

@@ -160,7 +160,8 @@ class NatsLinks:
         payload = {"request_id": request_id, "session": asked.get("session"), "hub": asked.get("hub"),
                    "behavior": behavior}  # fmt: skip
         try:
-            await self.store.connection.publish(self.subject("verdict", channel), json.dumps(payload).encode())
+            subject = self.subject("verdict", str(asked.get("channel") or channel))  # the asking session's channel
+            await self.store.connection.publish(subject, json.dumps(payload).encode())
         except Exception as exc:
             log.warning("permission %s: could not send the verdict to the edges: %r", request_id, exc)
 

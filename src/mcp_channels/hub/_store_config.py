@@ -63,6 +63,11 @@ def resolve(
     if env.get(TOKEN_VAR):
         options["token"] = env[TOKEN_VAR]
     config = StoreConfig(store, cast(Role, role), options)
+    if store is not None and "://" in store and not store.startswith(("nats://", "tls://", "sqlite://")):
+        raise ConfigurationError(
+            f"store {store.split('://')[0]}://...: give a directory, sqlite:///dir, "
+            "or a NATS server that must look like nats://host:4222 or tls://host:4222"
+        )
     if config.is_nats:
         assert store is not None
         check_nats_url(store)
