@@ -43,6 +43,7 @@ import chanbench  # noqa: E402  (the HTTP client of the shared harness)
 from mcp_channels.hub import HubPaths  # noqa: E402
 from support.hub import WireSession  # noqa: E402  (the session's end of the attachment protocol)
 from support.nats_server import NatsServer  # noqa: E402
+from support.processes import free_port  # noqa: E402
 
 PYTHON = str(REPO / ".venv" / "bin" / "python")
 SENDERS = (1, 4, 32)
@@ -52,14 +53,6 @@ EVENTS = {"full": {1: 1000, 4: 3000, 32: 6000}, "quick": {1: 100, 4: 300, 32: 64
 
 def log(message: str) -> None:
     print(f"[team_bench] {message}", file=sys.stderr, flush=True)
-
-
-def free_port() -> int:
-    import socket
-
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class Machine:

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from support.processes import free_port
@@ -86,3 +87,14 @@ class NatsServer:
                 os.kill(self.process.pid, 9)
             self.process.wait()
             self.process = None
+
+
+@contextlib.contextmanager
+def running_nats(store_dir: Path) -> Iterator[NatsServer]:
+    """A started server for a fixture, stopped at the end (whatever the test did to it)."""
+    server = NatsServer(store_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -217,6 +217,8 @@ class Hub:
                 self.host = self._host_factory(self)
                 await self.host.restore()
             if self.options.role == "ingress":
+                if not self.options.channels:
+                    log.warning("an ingress with no --channel runs only the channels of channels.json, if any")
                 await self._create_streams()
             self.listener = await listen(self.paths, self._make_link, self.http)
             if self.options.metrics_port is not None:

@@ -24,7 +24,7 @@ import pytest
 from fakes.telegram_api import FakeTelegram
 from fakes.telegram_session import TelegramSession, write_access
 from support.hub import HubDir, HubSession, WireSession, cli, hub_dir, wait_until
-from support.nats_server import NatsServer
+from support.nats_server import NatsServer, running_nats
 from support.processes import free_port, http_request
 
 ALICE, BOB = 111, 222
@@ -33,10 +33,8 @@ _namespaces = itertools.count(1)
 
 @pytest.fixture(scope="module")
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path_factory.mktemp("jetstream"))
-    server.start()
-    yield server
-    server.stop()
+    with running_nats(tmp_path_factory.mktemp("jetstream")) as server:
+        yield server
 
 
 @pytest.fixture
