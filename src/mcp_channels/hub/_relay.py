@@ -25,7 +25,7 @@ import logging
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Final
 
-from ..errors import StoreError
+from ..errors import RelayError, StoreError
 from ..runners._tasks import Background
 from .store._nats import NatsStore, decode_token, translate
 
@@ -45,10 +45,6 @@ SHORT_TIMEOUT: Final = 10.0
 RELOAD_INTERVAL: Final = 30.0
 
 log = logging.getLogger("mcp_channels.hub")
-
-
-class RelayError(Exception):
-    """The ingress could not be asked (none runs, it did not answer) or refused the request."""
 
 
 class NatsLinks:
@@ -259,4 +255,4 @@ def _error(name: str, reason: str) -> dict[str, Any]:
     return {"content": [{"type": "text", "text": f"{name} failed: {reason}"}], "isError": True}
 
 
-__all__ = ["EdgeHost", "NatsLinks", "RelayError"]
+__all__ = ["EdgeHost", "NatsLinks"]
