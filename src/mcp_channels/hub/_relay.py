@@ -23,7 +23,7 @@ import asyncio
 import json
 import logging
 from collections.abc import Mapping, Sequence
-from typing import TYPE_CHECKING, Any, Final
+from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ..errors import RelayError, StoreError
 from ..runners._tasks import Background
@@ -34,7 +34,7 @@ if TYPE_CHECKING:
     from nats.aio.subscription import Subscription
 
     from ._attachment import Attachment
-    from ._hub import Hub
+    from ._router import RoutingState
     from ._wire import SessionInfo
 
 #: How long an edge waits for the ingress to run a tool (a file upload can take a while).
@@ -47,10 +47,36 @@ RELOAD_INTERVAL: Final = 30.0
 log = logging.getLogger("mcp_channels.hub")
 
 
+class Carrying(Protocol):
+    """What the ingress's hub runs for an edge: its channel host's calls."""
+
+    async def call_tool(self, channel: str, name: str, arguments: Any) -> dict[str, Any]: ...
+
+    async def relay_permission(self, channel: str, params: Mapping[str, Any], conversations: Sequence[str]) -> None: ...
+
+    async def say(self, channel: str, conversation: str, text: str) -> bool: ...
+
+
+class LinkedHub(Protocol):
+    """What :class:`NatsLinks` needs of the hub (the hub imports this module, not the reverse)."""
+
+    hub_id: str
+
+    @property
+    def routing(self) -> RoutingState: ...
+
+    @property
+    def host(self) -> Carrying | None: ...
+
+    def routing_changed(self) -> None: ...
+
+    def deliver_verdict(self, channel: str, request_id: str, session: str, behavior: str) -> None: ...
+
+
 class NatsLinks:
     """What a hub on a NATS store does with the server besides storing: routing feed, relay, verdicts."""
 
-    def __init__(self, hub: Hub, store: NatsStore) -> None:
+    def __init__(self, hub: LinkedHub, store: NatsStore) -> None:
         self.hub = hub
         self.store = store
         self.namespace = store.namespace

@@ -23,6 +23,7 @@ import pytest
 
 from fakes.telegram_api import FakeTelegram
 from fakes.telegram_session import TelegramSession, write_access
+from mcp_channels.errors import JsonRpcError
 from support.hub import HubDir, HubSession, WireSession, cli, hub_dir, wait_until
 from support.nats_server import NatsServer, running_nats
 from support.processes import free_port, http_request
@@ -337,5 +338,31 @@ async def test_a_burst_from_concurrent_senders_reaches_the_edge_whole(team: Team
         await asyncio.gather(*(sender(first) for first in range(0, 200, 25)))
         await session.wait_events(200, timeout=30)
         assert sorted(session.contents()) == sorted(f"event {number}" for number in range(200))
+    finally:
+        session.close()
+
+
+async def test_an_ingress_takes_no_session_and_an_edge_sends_no_local_file(team: Team, tmp_path: Path) -> None:
+    port = free_port()
+    ingress = await team.start_ingress("webhook", WEBHOOK_PORT=str(port), WEBHOOK_STATE_DIR=str(tmp_path / "webhook"))
+    visitor = WireSession("visitor")
+    try:
+        with pytest.raises(JsonRpcError, match="this hub is an ingress"):
+            await visitor.attach(ingress.paths, "webhook")
+    finally:
+        visitor.close()
+    edge = team.machine("edge")
+    code, out, err = await cli(edge.env, "hub", "start")
+    assert code == 0, out + err
+    session = WireSession("with-files")
+    try:
+        await session.attach(edge.paths, "webhook")
+        assert session.link is not None
+        (tmp_path / "report.txt").write_text("local only")
+        arguments = {"text": "see attached", "files": [str(tmp_path / "report.txt")]}
+        result = await session.link.peer.request("hub/call_tool", {"name": "reply", "arguments": arguments})
+        assert result["isError"] and "cannot read files of this machine" in result["content"][0]["text"]
+        code, out, _ = await cli(edge.env, "hub", "status")
+        assert code == 0 and "as edge" in out and "webhook: at the ingress" in out
     finally:
         session.close()
