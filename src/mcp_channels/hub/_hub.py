@@ -28,12 +28,12 @@ import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Final, Literal, Protocol
+from typing import Any, Final, Protocol
 
 from ..errors import ConfigurationError, JsonRpcError, SettingsConflict, StoreError
 from ..jsonrpc import INVALID_PARAMS
 from ..runners._tasks import Background
-from . import _commands, _metrics, _wire
+from . import _commands, _declarations, _metrics, _wire
 from ._attachment import Attachment, session_of
 from ._conversations import conversation_of, conversation_of_call, event_id
 from ._daemon import HubLock, running_pid, signal_ready, start_lock
@@ -42,6 +42,7 @@ from ._paths import HubPaths
 from ._relay import EdgeHost, NatsLinks
 from ._router import BINDING_RENEWAL, RECONNECT_GRACE, Binding, Choice, Route, RoutingState, SessionRecord, choose
 from ._socket import HttpRequest, HttpResponse, Link, Listener, listen, listen_http
+from ._store_config import Role
 from .store import Event, EventStore, InvalidInput, NatsStore, Retention, open_store
 from .store._nats import without_password
 
@@ -86,10 +87,6 @@ class ChannelHost(Protocol):
 
 
 HostFactory = Callable[["Hub"], ChannelHost]
-#: ``both``: one hub does everything (the default); ``ingress``: owns the platform connections and
-#: only stores events and serves edges; ``edge``: no platform connection, delivers to its sessions.
-Role = Literal["both", "ingress", "edge"]
-ROLES: Final = ("both", "ingress", "edge")
 
 
 @dataclass(frozen=True)
@@ -213,6 +210,8 @@ class Hub:
             if self.options.role == "edge":
                 assert self.links is not None  # the command line refuses an edge without NATS
                 self.host = EdgeHost(self.links)
+                for value in (await self.store.kv_items(_declarations.SHARED_PREFIX)).values():
+                    self.declaration_shared(value)
             elif self._host_factory is not None:
                 self.host = self._host_factory(self)
                 await self.host.restore()
@@ -243,6 +242,25 @@ class Hub:
         finally:
             await self._shutdown(metrics)
         return 0
+
+    async def share_declaration(self, declaration: _declarations.Declaration) -> None:
+        """An ingress tells the edges what its channel declares, so their shims need not build it."""
+        if self.options.role != "ingress":
+            return
+        try:
+            await self.store.kv_put(_declarations.SHARED_PREFIX + declaration.name, _declarations.shared(declaration))
+        except StoreError as exc:
+            log.warning("cannot share the declaration of %s with the edges: %s", declaration.name, exc)
+
+    def declaration_shared(self, value: str) -> None:
+        """An edge writes down a declaration the ingress shared, for its sessions' shims."""
+        with contextlib.suppress(ValueError):
+            declaration = _declarations.parse(json.loads(value))
+            if declaration is not None and self.options.role == "edge":
+                try:
+                    _declarations.save(self.paths.directory, declaration, None)
+                except OSError as exc:
+                    log.warning("cannot save the declaration of %s: %s", declaration.name, exc)
 
     async def _create_streams(self) -> None:
         """Make the channels' streams exist now (following one creates it): edges, whose NATS users

@@ -10,9 +10,10 @@ from typing import Any
 
 from ..errors import ConfigurationError, ConnectionClosed, HubUnreachable, InvalidInput, JsonRpcError
 from ._daemon import running_pid, terminate, wait_released
-from ._hub import HostFactory, Hub, HubOptions, Role, configure_hub_logging
+from ._hub import HostFactory, Hub, HubOptions, configure_hub_logging
 from ._paths import HubPaths
 from ._socket import connect, read_token
+from ._store_config import Role
 from ._wire import HELLO, PROTOCOL_VERSION, STOP
 from .store import Retention
 

@@ -14,7 +14,8 @@ server, next to the store's streams and buckets (``<ns>`` is the store's namespa
   request's record before publishing).
 * the store's key-value bucket, followed: a binding, path route or session record written by any
   hub (a ``reply`` on one edge, ``/switch`` at the ingress) updates every hub's copy and makes
-  its dispatchers look again, so a moved conversation stops on one machine and starts on another.
+  its dispatchers look again, so a moved conversation stops on one machine and starts on another;
+  a channel's declaration the ingress shares is written down for the edge's shims.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from typing import TYPE_CHECKING, Any, Final, Protocol
 
 from ..errors import RelayError, StoreError
 from ..runners._tasks import Background
+from ._declarations import SHARED_PREFIX
 from .store._nats import NatsStore, decode_token, translate
 
 if TYPE_CHECKING:
@@ -71,6 +73,8 @@ class LinkedHub(Protocol):
     def routing_changed(self) -> None: ...
 
     def deliver_verdict(self, channel: str, request_id: str, session: str, behavior: str) -> None: ...
+
+    def declaration_shared(self, value: str) -> None: ...
 
 
 class NatsLinks:
@@ -129,7 +133,9 @@ class NatsLinks:
         except StoreError:
             return
         removed = (message.headers or {}).get("KV-Operation") in ("DEL", "PURGE")
-        if self.hub.routing.apply(key, None if removed else message.data.decode()):
+        if key.startswith(SHARED_PREFIX) and not removed:
+            self.hub.declaration_shared(message.data.decode())
+        elif self.hub.routing.apply(key, None if removed else message.data.decode()):
             self.hub.routing_changed()
 
     async def _reload_forever(self) -> None:

@@ -237,10 +237,12 @@ class HubRunner:
             hosted.access = AccessStore(hosted.name, Path(directory), static=False)
         hosted.sink = StoreSink(self, hosted.name, QueueLimits.from_environ(hosted.settings))
         _hosting.host(channel, hosted.sink)
+        declaration = _hosting.declaration(channel)
         try:
-            _declarations.save(self.hub.paths.directory, _hosting.declaration(channel), hosted.settings)
+            _declarations.save(self.hub.paths.directory, declaration, hosted.settings)
         except OSError as exc:  # shims then build the channel themselves: slower, not wrong
             log.warning("cannot save the declaration of %s: %s", hosted.name, exc)
+        await self.hub.share_declaration(declaration)
         hosted.channel = channel
         hosted.state, hosted.error = "running", None
         hosted.tasks = start_tasks(channel, lambda task, error: self._crashed(hosted, task, error))

@@ -14,10 +14,14 @@ import urllib.parse
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Final, cast
+from typing import Any, Final, Literal, cast
 
 from ..errors import ConfigurationError
-from ._hub import ROLES, Role
+
+#: ``both``: one hub does everything (the default); ``ingress``: owns the platform connections and
+#: only stores events and serves edges; ``edge``: no platform connection, delivers to its sessions.
+Role = Literal["both", "ingress", "edge"]
+ROLES: Final = ("both", "ingress", "edge")
 
 STORE_VAR: Final = "MCP_CHANNELS_STORE"
 ROLE_VAR: Final = "MCP_CHANNELS_HUB_ROLE"
@@ -111,4 +115,4 @@ def _readable(value: str, what: str) -> str:
     return str(path)
 
 
-__all__ = ["ROLE_VAR", "STORE_VAR", "TOKEN_VAR", "StoreConfig", "check_nats_url", "resolve"]
+__all__ = ["ROLES", "ROLE_VAR", "STORE_VAR", "TOKEN_VAR", "Role", "StoreConfig", "check_nats_url", "resolve"]

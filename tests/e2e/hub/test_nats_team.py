@@ -91,7 +91,9 @@ class Team:
 
     async def telegram_session(self, fake: FakeTelegram, edge: HubDir, name: str) -> TelegramSession:
         workdir = self.tmp_path / f"{name}-{len(self.sessions)}"
-        session = TelegramSession(fake, workdir / "state", workdir, **self.edge_env(edge, name))
+        # A developer's machine has no bot token: its shim answers from the ingress's declaration.
+        env = {**self.edge_env(edge, name), "TELEGRAM_BOT_TOKEN": ""}
+        session = TelegramSession(fake, workdir / "state", workdir, **env)
         self.sessions.append(session)
         await session.host.start()
         await session.host.wait_stderr("the hub")
