@@ -77,6 +77,19 @@ class Team:
         assert code == 0, out + err
         return self.ingress
 
+    async def start_webhook_ingress(self) -> int:
+        """An ingress running the webhook; its port."""
+        port = free_port()
+        await self.start_ingress("webhook", WEBHOOK_PORT=str(port), WEBHOOK_STATE_DIR=str(self.tmp_path / "webhook"))
+        return port
+
+    async def start_edge(self) -> HubDir:
+        """An edge hub started by hand (``hub start``), before any session."""
+        edge = self.machine("edge")
+        code, out, err = await cli(edge.env, "hub", "start")
+        assert code == 0, out + err
+        return edge
+
     def edge_env(self, edge: HubDir, name: str) -> dict[str, str]:
         """What a developer's session on that machine has: the shared store, the edge role, its name."""
         return {
@@ -214,8 +227,7 @@ async def post(port: int, path: str, body: bytes) -> int:
 async def test_nats_down_for_10s_the_webhook_refuses_with_503_then_catches_up(
     nats_server: NatsServer, team: Team, tmp_path: Path
 ) -> None:
-    port = free_port()
-    await team.start_ingress("webhook", WEBHOOK_PORT=str(port), WEBHOOK_STATE_DIR=str(tmp_path / "webhook"))
+    port = await team.start_webhook_ingress()
     session = await team.webhook_session(team.machine("edge"), "ci")
     assert await post(port, "/ci", b"before") == 202
     await session.event("before")
@@ -240,8 +252,7 @@ async def test_nats_down_for_10s_the_webhook_refuses_with_503_then_catches_up(
 
 
 async def test_an_edge_offline_for_a_while_receives_its_backlog(team: Team, tmp_path: Path) -> None:
-    port = free_port()
-    await team.start_ingress("webhook", WEBHOOK_PORT=str(port), WEBHOOK_STATE_DIR=str(tmp_path / "webhook"))
+    port = await team.start_webhook_ingress()
     edge = team.machine("edge")
     first = await team.webhook_session(edge, "ops")
     assert await post(port, "/deploy", b"first") == 202
@@ -321,11 +332,8 @@ async def test_the_readmes_team_config_lets_edges_work_and_not_publish_events(
 async def test_a_burst_from_concurrent_senders_reaches_the_edge_whole(team: Team, tmp_path: Path) -> None:
     """The edge reads what the ingress stores while the ingress keeps storing: an event reported
     during a read must still be read (it used to wait for the next event)."""
-    port = free_port()
-    await team.start_ingress("webhook", WEBHOOK_PORT=str(port), WEBHOOK_STATE_DIR=str(tmp_path / "webhook"))
-    edge = team.machine("edge")
-    code, out, err = await cli(edge.env, "hub", "start")
-    assert code == 0, out + err
+    port = await team.start_webhook_ingress()
+    edge = await team.start_edge()
     session = WireSession("burst-session")
     try:
         await session.attach(edge.paths, "webhook")
@@ -345,17 +353,16 @@ async def test_a_burst_from_concurrent_senders_reaches_the_edge_whole(team: Team
 
 
 async def test_an_ingress_takes_no_session_and_an_edge_sends_no_local_file(team: Team, tmp_path: Path) -> None:
-    port = free_port()
-    ingress = await team.start_ingress("webhook", WEBHOOK_PORT=str(port), WEBHOOK_STATE_DIR=str(tmp_path / "webhook"))
+    await team.start_webhook_ingress()
+    ingress = team.ingress
+    assert ingress is not None
     visitor = WireSession("visitor")
     try:
         with pytest.raises(JsonRpcError, match="this hub is an ingress"):
             await visitor.attach(ingress.paths, "webhook")
     finally:
         visitor.close()
-    edge = team.machine("edge")
-    code, out, err = await cli(edge.env, "hub", "start")
-    assert code == 0, out + err
+    edge = await team.start_edge()
     session = WireSession("with-files")
     try:
         await session.attach(edge.paths, "webhook")
