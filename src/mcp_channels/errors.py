@@ -34,7 +34,8 @@ without a traceback), or a kind below for one family. The tree::
     └── HubError                    the hub cannot be reached, started or asked
         ├── HubUnreachable          no hub answers at its socket
         ├── HubStartError           a hub could not be started
-        └── HubRequestError         the hub refused a request
+        ├── HubRequestError         the hub refused a request
+        └── RelayError              an edge hub could not have the ingress carry out a request
 
 Classes keep the builtin base code around them already catches (``ValueError`` for bad values,
 ``ConnectionError`` for a peer gone), so ``except ValueError`` keeps working. A channel's own
@@ -214,6 +215,10 @@ class HubStartError(HubError):
     """A hub could not be started; the message says why (with the end of its log)."""
 
 
+class RelayError(HubError):
+    """An edge hub could not have the ingress carry out a request (none answers, it timed out, it refused)."""
+
+
 class HubRequestError(HubError):
     """The hub refused a request; the message is the hub's."""
 
@@ -240,6 +245,7 @@ __all__ = [
     "JsonRpcError",
     "PlatformError",
     "ProtocolError",
+    "RelayError",
     "SchemaError",
     "SettingsConflict",
     "SettingsError",

@@ -13,6 +13,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from support.processes import free_port
@@ -48,9 +49,11 @@ class NatsServer:
 
     def start(self, timeout: float = 20.0) -> None:
         """Start it and return once it logs that it is ready (raises with its log if it exits first)."""
-        argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js", "-sd", str(self.store_dir)]
+        argv = [nats_server_binary(), "-a", "127.0.0.1", "-p", str(self.port), "-js"]
         if self.config_path is not None:
             argv += ["-c", str(self.config_path)]
+        if self.config_path is None or "store_dir" not in self.config_path.read_text():
+            argv += ["-sd", str(self.store_dir)]  # a config's own store_dir may not be given twice
         self.process = subprocess.Popen(argv + self.extra_args, stderr=subprocess.PIPE, stdout=subprocess.DEVNULL)
         ready = threading.Event()
         threading.Thread(target=self._drain, args=(self.process, ready), daemon=True).start()
@@ -84,3 +87,14 @@ class NatsServer:
                 os.kill(self.process.pid, 9)
             self.process.wait()
             self.process = None
+
+
+@contextlib.contextmanager
+def running_nats(store_dir: Path) -> Iterator[NatsServer]:
+    """A started server for a fixture, stopped at the end (whatever the test did to it)."""
+    server = NatsServer(store_dir)
+    server.start()
+    try:
+        yield server
+    finally:
+        server.stop()

@@ -63,8 +63,31 @@ def _hub_options_parser(prog: str, description: str) -> argparse.ArgumentParser:
     default = Retention()
     parser = argparse.ArgumentParser(prog=prog, description=description)
     parser.add_argument(
-        "--store", help="event store: a directory, sqlite:///dir or nats://host:4222 (default: <hub dir>/store)"
+        "--store",
+        help="event store: a directory, sqlite:///dir, or nats://host:4222 / tls://host:4222 (several "
+        "comma-separated, user:password@ allowed) (default: $MCP_CHANNELS_STORE, else <hub dir>/store)",
     )
+    parser.add_argument(
+        "--role",
+        choices=("both", "ingress", "edge"),
+        help="ingress: owns the platform connections, stores events, serves edges; edge: no platform "
+        "connection, delivers to this machine's sessions; both (default, $MCP_CHANNELS_HUB_ROLE)",
+    )
+    parser.add_argument(
+        "--channel",
+        action="append",
+        default=[],
+        metavar="NAME",
+        help="run this channel from the start with this process's own settings (its variables, state "
+        "directory and .env); repeatable; what an ingress needs, since no session asks it for channels",
+    )
+    nats = parser.add_argument_group("NATS (a token is read from $MCP_CHANNELS_NATS_TOKEN only)")
+    nats.add_argument("--nats-creds", metavar="FILE", help="a .creds file (JWT and NKey seed)")
+    nats.add_argument("--nats-nkey", metavar="FILE", help="an NKey seed file")
+    nats.add_argument("--nats-ca", metavar="FILE", help="CA certificates to trust for tls://")
+    nats.add_argument("--nats-cert", metavar="FILE", help="a client certificate (mutual TLS)")
+    nats.add_argument("--nats-key", metavar="FILE", help="the client certificate's key")
+    nats.add_argument("--nats-namespace", metavar="NAME", help="prefix of every stream, subject and bucket (channels)")
     parser.add_argument(
         "--retention-days",
         type=float,
@@ -92,6 +115,14 @@ def _forwarded(options: argparse.Namespace) -> list[str]:
     words: list[str] = []
     if options.store:
         words += ["--store", options.store]
+    if options.role:
+        words += ["--role", options.role]
+    for channel in options.channel:
+        words += ["--channel", channel]
+    for name in ("creds", "nkey", "ca", "cert", "key", "namespace"):
+        value = getattr(options, f"nats_{name}")
+        if value:
+            words += [f"--nats-{name}", value]
     if options.retention_days != default.max_age / 86400:
         words += ["--retention-days", f"{options.retention_days:g}"]
     if options.retention_events != default.max_events:
@@ -116,8 +147,12 @@ def _run(argv: Sequence[str]) -> int:
         retention = Retention(max_age=options.retention_days * 86400, max_events=options.retention_events)
     except InvalidInput as exc:
         parser.error(str(exc))
+    config = _store_config(options)
     status = run_hub(
-        store=options.store,
+        store=config.store,
+        role=config.role,
+        channels=tuple(options.channel),
+        store_options=config.options,
         retention=retention,
         idle_exit=options.idle_exit,
         metrics_port=options.metrics_port,
@@ -130,9 +165,26 @@ def _run(argv: Sequence[str]) -> int:
     os._exit(status)
 
 
+def _store_config(options: argparse.Namespace) -> Any:
+    """The store, role and channels, checked (:class:`ConfigurationError` says what is wrong)."""
+    from ..errors import ConfigurationError
+    from ..hub import _hosting
+    from ..hub._store_config import resolve
+
+    nats = {name: getattr(options, f"nats_{name}") for name in ("creds", "nkey", "ca", "cert", "key", "namespace")}
+    config = resolve(options.store, options.role, nats)
+    for channel in options.channel:
+        if not _hosting.known(channel):
+            raise ConfigurationError(f"--channel {channel}: no channel of that name")
+    if options.channel and config.role == "edge":
+        raise ConfigurationError("--channel: an edge runs no channel (the ingress does)")
+    return config
+
+
 def _start(argv: Sequence[str]) -> int:
     parser = _hub_options_parser("mcp-channels hub start", "Start the hub in the background unless one runs.")
     options = parser.parse_args(argv)
+    _store_config(options)
     from ..hub import HubPaths, HubStartError, running_pid, spawn, start_lock
 
     paths = HubPaths.from_environ()
@@ -196,7 +248,7 @@ def format_status(status: dict[str, Any]) -> str:
     now = time.time()
     retention = hub["retention"]
     lines = [
-        f"hub: running, pid {hub['pid']}, up {duration(hub['uptime_s'])}, {hub['address']}",
+        f"hub: running{_role(hub)}, pid {hub['pid']}, up {duration(hub['uptime_s'])}, {hub['address']}",
         f"store: {hub['store']} (retention {duration(retention['max_age_s'])} / {retention['max_events']:,} events"
         " per channel)",
         "sessions:",
@@ -232,6 +284,11 @@ def format_status(status: dict[str, Any]) -> str:
         )
     lines += _routing_lines(status)
     return "\n".join(lines)
+
+
+def _role(hub: dict[str, Any]) -> str:
+    role = hub.get("role", "both")
+    return "" if role == "both" else f" as {role} ({hub.get('hub_id')})"
 
 
 def _routing_lines(status: dict[str, Any]) -> list[str]:

@@ -18,6 +18,9 @@ acknowledges. The pieces:
   the one place that touches a channel object; ``_settings``: the settings sessions forward and
   their conflicts; ``_declarations``: what shims answer ``initialize`` with;
 * ``_shim``: what ``mcp-channels serve`` is when the hub is on;
+* ``_relay``: hubs on several machines over NATS (an edge's tool calls and permission prompts to
+  the ingress, verdicts back, bindings followed); ``_store_config``: the store, role and NATS
+  options of ``hub run``, checked;
 * ``_metrics``: ``/metrics``; ``_install``: a systemd unit or launchd agent; ``_client``: the
   command line's requests; ``_doctor``: ``doctor``'s ``hub`` check.
 

@@ -237,11 +237,11 @@ async def reach_hub(
     except HubUnreachable:
         if not start:
             raise
-    await asyncio.to_thread(_start_once, paths)
+    await asyncio.to_thread(start_once, paths)
     return await connect(paths, on_request=on_request, on_notification=on_notification, logger=logger)
 
 
-def _start_once(paths: HubPaths) -> None:
+def start_once(paths: HubPaths) -> None:
     """Start a hub unless one is running (blocking: runs in a thread).
 
     Every hub holds the start lock until it listens (one started here: through its starter), so
@@ -265,6 +265,7 @@ __all__ = [
     "signal_ready",
     "spawn",
     "start_lock",
+    "start_once",
     "terminate",
     "wait_released",
 ]

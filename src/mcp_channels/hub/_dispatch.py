@@ -24,6 +24,8 @@ Promises:
 * **Queued events say so.** An event that found no session for its conversation, or that was
   stored before this hub started, reaches its session with ``queued="true"`` and ``queued_at``
   (when it was received) in its meta.
+* **Shared stores.** On a store other hubs use too (JetStream), a conversation newly routed to
+  a session starts after its cursor as stored, which another hub's session may have moved.
 * **Bounded memory.** At most :data:`BUFFER_LIMIT` events per conversation are kept in memory;
   beyond that the rest is read back from the store when there is room for it.
 """
@@ -262,13 +264,16 @@ class Dispatcher:
     async def _catch_up(self) -> None:
         """Read whatever was committed past ``seen`` that was not handed over."""
         while self.newest > self.seen:
+            wanted = self.newest
             events = await self.store.read(self.channel, after=self.seen, limit=READ_BATCH)
             fresh = [event for event in events if event.seq > self.seen]
             for event in fresh:
                 self._take(event)
-            if len(events) < READ_BATCH:
+            if len(events) < READ_BATCH and self.newest == wanted:
                 self.newest = self.seen  # everything stored so far has been read
                 return
+            # A full batch, or the store reported newer events while this read was under way
+            # (another hub's commits): read on, or they would wait for the next event.
 
     # ------------------------------------------------------------------ acknowledgements
 
@@ -362,6 +367,9 @@ class Dispatcher:
             if state.target is not None:
                 for seq in [s for s, c in state.target.inflight.items() if c == conversation]:
                     del state.target.inflight[seq]
+            if target is not None and self.store.shared:
+                # Another hub's session may have had it meanwhile: start after what that one took.
+                state.cursor = max(state.cursor, await self.store.cursor(self.channel, conversation))
             state.restart_from_cursor()
             state.target = target
         state.routed = version

@@ -23,24 +23,28 @@ import json
 import logging
 import os
 import signal
+import socket
 import sys
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Final, Protocol
 
-from ..errors import JsonRpcError, SettingsConflict, StoreError
+from ..errors import ConfigurationError, JsonRpcError, SettingsConflict, StoreError
 from ..jsonrpc import INVALID_PARAMS
 from ..runners._tasks import Background
-from . import _commands, _metrics, _wire
+from . import _commands, _declarations, _metrics, _wire
 from ._attachment import Attachment, session_of
 from ._conversations import called, conversation_of, conversation_of_call, event_id, parent_of
 from ._daemon import HubLock, running_pid, signal_ready, start_lock
 from ._dispatch import Dispatcher
 from ._paths import HubPaths
+from ._relay import EdgeHost, NatsLinks
 from ._router import BINDING_RENEWAL, RECONNECT_GRACE, Binding, Choice, Route, RoutingState, SessionRecord, choose
 from ._socket import HttpRequest, HttpResponse, Link, Listener, listen, listen_http
-from .store import Event, EventStore, InvalidInput, Retention, open_store
+from ._store_config import Role
+from .store import Event, EventStore, InvalidInput, NatsStore, Retention, open_store
+from .store._nats import without_password
 
 #: How often retention runs by default (it also runs at start).
 PRUNE_INTERVAL: Final = 600.0
@@ -96,6 +100,12 @@ class HubOptions:
     prune_interval: float = PRUNE_INTERVAL
     #: After the hub starts, how long bindings wait for their own session to reconnect.
     reconnect_grace: float = RECONNECT_GRACE
+    role: Role = "both"
+    #: Channels to run from the start with this process's own settings (an ingress has no sessions
+    #: to ask for them).
+    channels: tuple[str, ...] = ()
+    #: Keyword arguments of the store (a NATS store's credentials and TLS files).
+    store_options: Mapping[str, Any] = field(default_factory=dict)
 
 
 @dataclass
@@ -124,8 +134,14 @@ class Hub:
         self.options = options
         self._host_factory = host_factory
         self.started_at = time.time()
-        self.store: EventStore = open_store(options.store or paths.store, retention=options.retention)
+        self.store: EventStore = open_store(
+            options.store or paths.store, retention=options.retention, **options.store_options
+        )
         self.routing = RoutingState(self.store)
+        #: Names this hub among the hubs sharing a store: its sessions' records and prompts carry it.
+        self.hub_id = f"{socket.gethostname()}:{paths.directory}"
+        self.links: NatsLinks | None = None
+        self._verdict_lock = asyncio.Lock()
         self.host: ChannelHost | None = None
         self.attachments: list[Attachment] = []
         self.dispatchers: dict[str, Dispatcher] = {}
@@ -170,29 +186,49 @@ class Hub:
         try:
             await self.store.initialize()
         except StoreError as exc:
-            log.error("cannot open the event store: %s", exc)
-            return 1
+            where = without_password(str(self.options.store or self.paths.store))
+            log.error("cannot open the event store %s: %s", where, exc)
+            raise ConfigurationError(f"cannot open the event store {where}: {exc}") from exc
         metrics: asyncio.Server | None = None
         try:
             await self.routing.load()
             # Sessions attached to a previous run (it crashed or was stopped) come back within a
             # second or two; until then their bindings wait for them. A first start waits for none.
-            self._expecting = any(record.detached_at is None for record in self.routing.sessions.values())
+            self._expecting = any(
+                record.detached_at is None and record.hub in (None, self.hub_id)
+                for record in self.routing.sessions.values()
+            )
             await self._forget_old_permissions()
-            for stats in await self.store.stats():
-                await self.dispatcher(stats.channel)
-            if self._host_factory is not None:
+            if self.options.role != "ingress":
+                for stats in await self.store.stats():
+                    await self.dispatcher(stats.channel)
+            if isinstance(self.store, NatsStore):
+                self.links = NatsLinks(self, self.store)
+                await self.links.start(
+                    serve_relay=self.options.role == "ingress", hear_verdicts=self.options.role != "ingress"
+                )
+            if self.options.role == "edge":
+                assert self.links is not None  # the command line refuses an edge without NATS
+                self.host = EdgeHost(self.links)
+                for value in (await self.store.kv_items(_declarations.SHARED_PREFIX)).values():
+                    self.declaration_shared(value)
+            elif self._host_factory is not None:
                 self.host = self._host_factory(self)
                 await self.host.restore()
+            if self.options.role == "ingress":
+                if not self.options.channels:
+                    log.warning("an ingress with no --channel runs only the channels of channels.json, if any")
+                await self._create_streams()
             self.listener = await listen(self.paths, self._make_link, self.http)
             if self.options.metrics_port is not None:
                 metrics = await listen_http(self.options.metrics_port, self.probe)
             for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP) if signals else ():
                 loop.add_signal_handler(signum, self.stop)
             log.info(
-                "listening on %s (store %s, pid %d)",
+                "listening on %s (%s, store %s, pid %d)",
                 self.listener.address,
-                self.options.store or self.paths.store,
+                "ingress and edge" if self.options.role == "both" else self.options.role,
+                without_password(str(self.options.store or self.paths.store)),
                 os.getpid(),
             )
             signal_ready(ready_fd)
@@ -207,6 +243,33 @@ class Hub:
             await self._shutdown(metrics)
         return 0
 
+    async def share_declaration(self, declaration: _declarations.Declaration) -> None:
+        """An ingress tells the edges what its channel declares, so their shims need not build it."""
+        if self.options.role != "ingress":
+            return
+        try:
+            await self.store.kv_put(_declarations.SHARED_PREFIX + declaration.name, _declarations.shared(declaration))
+        except StoreError as exc:
+            log.warning("cannot share the declaration of %s with the edges: %s", declaration.name, exc)
+
+    def declaration_shared(self, value: str) -> None:
+        """An edge writes down a declaration the ingress shared, for its sessions' shims."""
+        with contextlib.suppress(ValueError):
+            declaration = _declarations.parse(json.loads(value))
+            if declaration is not None and self.options.role == "edge":
+                try:
+                    _declarations.save(self.paths.directory, declaration, None)
+                except OSError as exc:
+                    log.warning("cannot save the declaration of %s: %s", declaration.name, exc)
+
+    async def _create_streams(self) -> None:
+        """Make the channels' streams exist now (following one creates it): edges, whose NATS users
+        may not create streams, then follow a channel before its first event."""
+        for channel in self.options.channels:
+            watch = self.store.watch(channel)
+            await anext(watch)
+            await watch.aclose()
+
     async def _shutdown(self, metrics: asyncio.Server | None) -> None:
         if self.listener is not None:
             self.listener.close()
@@ -219,6 +282,8 @@ class Hub:
             await self.host.shutdown()
         for dispatcher in self.dispatchers.values():
             await dispatcher.stop()
+        if self.links is not None:
+            await self.links.stop()
         await self.store.shutdown()
 
     def stop(self) -> None:
@@ -234,17 +299,20 @@ class Hub:
         """
         counters = self._counters(channel)
         event = Event(event_id(meta), channel, conversation_of(channel, meta), content, meta)
-        dispatcher = await self.dispatcher(channel)
-        ticket = dispatcher.before_commit(event)  # a caught-up conversation's session gets it now
+        # An ingress delivers nothing itself: the edges read the event from the store.
+        dispatcher = None if self.options.role == "ingress" else await self.dispatcher(channel)
+        ticket = dispatcher.before_commit(event) if dispatcher else None  # a caught-up session gets it now
         try:
             stored = await self.store.append([event])
         except StoreError:
             counters.commit_errors += 1
-            dispatcher.commit_failed(ticket)
+            if dispatcher is not None and ticket is not None:
+                dispatcher.commit_failed(ticket)
             raise
         counters.received += 1
         counters.last_event_at = time.time()
-        dispatcher.offer(stored, ticket)
+        if dispatcher is not None:
+            dispatcher.offer(stored, ticket)
 
     def verdict(self, channel: str, request_id: str, allow: bool) -> None:
         """A person answered a permission prompt: to the session that asked, and to no other; first answer wins."""
@@ -252,18 +320,28 @@ class Hub:
 
     async def _verdict(self, channel: str, request_id: str, allow: bool) -> None:
         key = PERMISSION_PREFIX + request_id
-        raw = await self.store.kv_get(key)
-        if raw is None:
-            log.info("permission %s: answered already, or not asked by a session of this hub; ignored", request_id)
-            return
-        await self.store.kv_delete(key)
+        behavior = "allow" if allow else "deny"
+        async with self._verdict_lock:  # two answers at once: the first deletes, the second finds nothing
+            raw = await self.store.kv_get(key)
+            if raw is None:
+                log.info("permission %s: answered already, or not asked by a session of ours; ignored", request_id)
+                return
+            await self.store.kv_delete(key)
         asked = json.loads(raw)
-        target = self._newest(lambda a: a.session.key == asked.get("session") and a.channel == asked.get("channel"))
+        if self.links is not None and asked.get("hub") not in (None, self.hub_id):
+            await self.links.forward_verdict(channel, request_id, asked, behavior)
+            log.info("permission %s: %s, sent to the edge hub of that session", request_id, behavior)
+            return
+        self.deliver_verdict(str(asked.get("channel")), request_id, str(asked.get("session")), behavior)
+
+    def deliver_verdict(self, channel: str, request_id: str, session: str, behavior: str) -> None:
+        """Hand a verdict to the session that asked, if it is attached here; to no other."""
+        target = self._newest(lambda a: a.session.key == session and a.channel == channel)
         if target is None:
             log.warning("permission %s: the session that asked has gone; the answer is dropped", request_id)
             return
-        target.send_verdict(request_id, "allow" if allow else "deny")
-        log.info("permission %s: %s, sent to %s", request_id, "allow" if allow else "deny", target.session.label)
+        target.send_verdict(request_id, behavior)
+        log.info("permission %s: %s, sent to %s", request_id, behavior, target.session.label)
 
     async def chat_command(self, channel: str, conversation: str, text: str) -> str | None:
         """The answer to ``/sessions`` or ``/switch`` typed in ``conversation``; ``None`` for other text."""
@@ -288,7 +366,17 @@ class Hub:
         return f"This {called(channel, conversation)} now goes to {chosen.session.label}."
 
     def _listed(self, channel: str) -> list[_commands.Listed]:
-        """The delivering sessions of ``channel``, numbered in attach order, one entry per session."""
+        """The delivering sessions of ``channel``, numbered in attach order, one entry per session.
+
+        An ingress has none of its own: it lists the edges' sessions from their records.
+        """
+        if self.options.role == "ingress":
+            records = sorted(
+                (r for r in self.routing.sessions.values()
+                 if r.detached_at is None and channel in r.channels and r.info.delivers),
+                key=lambda r: r.attached_at,
+            )  # fmt: skip
+            return [_commands.Listed(n, r.info, r.attached_at) for n, r in enumerate(records, start=1)]
         seen: dict[str, Attachment] = {}
         for attachment in self._live(channel):
             seen.setdefault(attachment.session.key, attachment)
@@ -313,6 +401,15 @@ class Hub:
 
     async def decide(self, channel: str, conversation: str) -> Choice:
         binding = self._binding_of(channel, conversation)
+        if self.options.role == "edge" and self.routing.route_for(channel, conversation) is None:
+            live = self._live(channel)
+            if binding is None:  # the first edge to claim it takes it, whatever the others decide
+                if not live:
+                    return Choice(None)
+                holding = await self.routing.claim(Binding.to(channel, conversation, live[-1].session, "default"))
+                return Choice(self._newest(lambda a: a in live and a.session.key == holding.session))
+            if not self._ours(binding, live):
+                return Choice(None)
         choice = choose(
             channel,
             conversation,
@@ -335,14 +432,28 @@ class Hub:
         parent = parent_of(channel, conversation) if binding is None else None
         return self.routing.binding(channel, parent) if parent is not None else binding
 
+    def _ours(self, binding: Binding, live: Sequence[Attachment]) -> bool:
+        """Whether an edge may deliver a bound conversation: its session is here, or was (and left)."""
+        if any(a.session.key == binding.session for a in live):
+            return True
+        record = self.routing.sessions.get(binding.session)
+        return record is not None and record.hub == self.hub_id
+
+    def routing_changed(self) -> None:
+        """Another hub moved a binding, a route or a session: every conversation is looked at again."""
+        self._kick_all()
+
     @property
     def _settled(self) -> bool:
         """Whether sessions of a previous run have had their time to come back."""
         return not self._expecting or time.time() - self.started_at >= self.options.reconnect_grace
 
     async def waiting(self, channel: str, conversation: str, event: Any, choice: Choice) -> None:
-        """Tell the sender once that their message waits (where the channel can answer)."""
-        if self.host is None or not self._settled:
+        """Tell the sender once that their message waits (where the channel can answer).
+
+        An edge says nothing: another edge may deliver the conversation.
+        """
+        if self.host is None or not self._settled or self.options.role == "edge":
             return
         if choice.waiting_for:
             where = called(channel, conversation)
@@ -357,7 +468,12 @@ class Hub:
 
     async def _bind(self, binding: Binding) -> None:
         await self.routing.bind(binding)
-        (await self.dispatcher(binding.channel)).kick()
+        await self._kick(binding.channel)
+
+    async def _kick(self, channel: str) -> None:
+        """Look again at every conversation of ``channel`` (an ingress delivers nothing itself)."""
+        if self.options.role != "ingress":
+            (await self.dispatcher(channel)).kick()
 
     def _kick_all(self) -> None:
         for dispatcher in self.dispatchers.values():
@@ -438,6 +554,12 @@ class Hub:
 
     async def _attach(self, client: _Client, attach: _wire.Attach) -> dict[str, Any]:
         self._check_token(attach.token)
+        if self.options.role == "ingress":
+            raise JsonRpcError(
+                _wire.UNAUTHORIZED,
+                "this hub is an ingress (it delivers to edge hubs only): run 'mcp-channels hub run --role edge' "
+                "with the same --store for sessions on this machine",
+            )
         if client.attachment is not None:
             raise JsonRpcError(INVALID_PARAMS, "this connection is attached already")
         client.authenticated = True
@@ -505,6 +627,7 @@ class Hub:
             channels=tuple(channels),
             attached_at=min((a.attached_at for a in mine), default=previous.attached_at if previous else time.time()),
             detached_at=None if mine else time.time(),
+            hub=self.hub_id,
         )
         try:
             await self.routing.record_session(record)
@@ -550,7 +673,8 @@ class Hub:
         if not isinstance(request_id, str) or not request_id:
             log.warning("malformed permission request from %s ignored", attachment.session.label)
             return
-        record = {"session": attachment.session.key, "channel": attachment.channel, "at": time.time()}
+        record = {"session": attachment.session.key, "channel": attachment.channel, "at": time.time(),
+                  "hub": self.hub_id}  # fmt: skip
         await self.store.kv_put(PERMISSION_PREFIX + request_id.lower(), json.dumps(record))
         bound = [
             binding.conversation
@@ -603,17 +727,17 @@ class Hub:
         elif action == "unbind":
             if not await self.routing.unbind(channel, _required(data, "conversation")):
                 raise JsonRpcError(_wire.BAD_ROUTE, "that conversation is not bound")
-            (await self.dispatcher(channel)).kick()
+            await self._kick(channel)
         elif action == "prefix":
             prefix = _required(data, "prefix")
             if not prefix.startswith("/"):
                 raise JsonRpcError(_wire.BAD_ROUTE, "a path prefix starts with /")
             await self.routing.set_route(Route(channel, prefix, _required(data, "session")))
-            (await self.dispatcher(channel)).kick()
+            await self._kick(channel)
         elif action == "unprefix":
             if not await self.routing.clear_route(channel, _required(data, "prefix")):
                 raise JsonRpcError(_wire.BAD_ROUTE, "no route for that prefix")
-            (await self.dispatcher(channel)).kick()
+            await self._kick(channel)
         else:
             raise JsonRpcError(_wire.BAD_ROUTE, f"unknown route action {action!r}")
         return {"bindings": self._bindings_status(), "routes": self._routes_status()}
@@ -685,7 +809,9 @@ class Hub:
                 "address": self.listener.address if self.listener else None,
                 "transport": self.paths.transport,
                 "directory": str(self.paths.directory),
-                "store": str(self.options.store or self.paths.store),
+                "role": self.options.role,
+                "hub_id": self.hub_id,
+                "store": without_password(str(self.options.store or self.paths.store)),
                 "retention": {
                     "max_age_s": self.options.retention.max_age,
                     "max_events": self.options.retention.max_events,

@@ -4,13 +4,16 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections.abc import Mapping
 from dataclasses import dataclass
+from typing import Any
 
-from ..errors import ConnectionClosed, HubUnreachable, JsonRpcError
+from ..errors import ConfigurationError, ConnectionClosed, HubUnreachable, InvalidInput, JsonRpcError
 from ._daemon import running_pid, terminate, wait_released
 from ._hub import HostFactory, Hub, HubOptions, configure_hub_logging
 from ._paths import HubPaths
 from ._socket import connect, read_token
+from ._store_config import Role
 from ._wire import HELLO, PROTOCOL_VERSION, STOP
 from .store import Retention
 
@@ -26,19 +29,33 @@ def run_hub(
     ready_fd: int | None = None,
     wait: bool = False,
     host_factory: HostFactory | None = None,
+    role: Role = "both",
+    channels: tuple[str, ...] = (),
+    store_options: Mapping[str, Any] | None = None,
 ) -> int:
     """Run the hub in this process until it is stopped; the exit status.
 
     ``host_factory`` makes the runner that hosts the channels; without one the hub hosts no
-    channel and only routes what is in its store (the edge role of a shared store).
+    channel and only routes what is in its store. ``role`` and ``channels``: see :class:`HubOptions`.
+    A store that cannot be opened raises :class:`ConfigurationError`.
     """
     configure_hub_logging()
     paths = HubPaths.from_environ()
     options = HubOptions(
-        store=store, retention=retention or Retention(), idle_exit=idle_exit, metrics_port=metrics_port
+        store=store,
+        retention=retention or Retention(),
+        idle_exit=idle_exit,
+        metrics_port=metrics_port,
+        role=role,
+        channels=channels,
+        store_options=dict(store_options or {}),
     )
     try:
-        return asyncio.run(Hub(paths, options, host_factory).run(ready_fd, wait=wait))
+        hub = Hub(paths, options, host_factory)
+    except InvalidInput as exc:
+        raise ConfigurationError(f"the event store: {exc}") from exc
+    try:
+        return asyncio.run(hub.run(ready_fd, wait=wait))
     except KeyboardInterrupt:
         return 0
 

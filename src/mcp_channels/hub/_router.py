@@ -109,12 +109,17 @@ class Route:
 
 @dataclass(frozen=True)
 class SessionRecord:
-    """A session the hub has seen: for ``/sessions`` and successor decisions."""
+    """A session a hub has seen: for ``/sessions`` and successor decisions.
+
+    ``hub`` names the hub it attached to (:attr:`Hub.hub_id`): on a shared store, an edge takes
+    over only the conversations of its own sessions that left.
+    """
 
     info: SessionInfo
     channels: tuple[str, ...]
     attached_at: float
     detached_at: float | None
+    hub: str | None = None
 
     def to_json(self) -> str:
         return json.dumps(
@@ -123,6 +128,7 @@ class SessionRecord:
                 "channels": list(self.channels),
                 "attached_at": self.attached_at,
                 "detached_at": self.detached_at,
+                "hub": self.hub,
             },
             separators=(",", ":"),
         )
@@ -136,6 +142,7 @@ class SessionRecord:
                 tuple(str(channel) for channel in data["channels"]),
                 float(data["attached_at"]),
                 None if data["detached_at"] is None else float(data["detached_at"]),
+                None if data.get("hub") is None else str(data["hub"]),
             )
         except (ValueError, TypeError, KeyError):
             return None
@@ -221,21 +228,35 @@ class RoutingState:
         self.sessions: dict[str, SessionRecord] = {}
 
     async def load(self) -> None:
-        for value in (await self.store.kv_items(BINDING_PREFIX)).values():
-            binding = Binding.from_json(value)
+        """Read every binding, route and session record from the store (another hub's too)."""
+        for prefix in (BINDING_PREFIX, ROUTE_PREFIX, SESSION_PREFIX):
+            for key, value in (await self.store.kv_items(prefix)).items():
+                self.apply(key, value)
+
+    def apply(self, key: str, value: str | None) -> bool:
+        """Mirror one key of the store as written (``value``) or removed (``None``), by this hub or
+        another one sharing the store; whether it was a routing key."""
+        if key.startswith(BINDING_PREFIX):
+            binding = Binding.from_json(value) if value is not None else None
             if binding is not None:
                 self.bindings[binding.channel, binding.conversation] = binding
-        for value in (await self.store.kv_items(ROUTE_PREFIX)).values():
-            try:
-                data: Any = json.loads(value)
-                route = Route(str(data["channel"]), str(data["prefix"]), str(data["session_name"]))
-            except (ValueError, TypeError, KeyError):
-                continue
-            self.routes[route.channel, route.prefix] = route
-        for value in (await self.store.kv_items(SESSION_PREFIX)).values():
-            record = SessionRecord.from_json(value)
+            else:
+                _drop(self.bindings, lambda b: store_key(BINDING_PREFIX, b.channel, b.conversation) == key)
+        elif key.startswith(ROUTE_PREFIX):
+            route = _route_of(value) if value is not None else None
+            if route is not None:
+                self.routes[route.channel, route.prefix] = route
+            else:
+                _drop(self.routes, lambda r: store_key(ROUTE_PREFIX, r.channel, r.prefix) == key)
+        elif key.startswith(SESSION_PREFIX):
+            record = SessionRecord.from_json(value) if value is not None else None
             if record is not None:
                 self.sessions[record.info.key] = record
+            else:
+                _drop(self.sessions, lambda r: store_key(SESSION_PREFIX, "all", r.info.key) == key)
+        else:
+            return False
+        return True
 
     # ------------------------------------------------------------------ bindings
 
@@ -245,6 +266,17 @@ class RoutingState:
     async def bind(self, binding: Binding) -> None:
         self.bindings[binding.channel, binding.conversation] = binding
         await self.store.kv_put(store_key(BINDING_PREFIX, binding.channel, binding.conversation), binding.to_json())
+
+    async def claim(self, binding: Binding) -> Binding:
+        """Bind an unbound conversation unless another hub bound it first; the binding that holds."""
+        key = store_key(BINDING_PREFIX, binding.channel, binding.conversation)
+        existing = await self.store.kv_create(key, binding.to_json())
+        holding = binding if existing is None else Binding.from_json(existing)
+        if holding is None:  # unreadable: ours replaces it
+            await self.bind(binding)
+            return binding
+        self.bindings[binding.channel, binding.conversation] = holding
+        return holding
 
     async def forget_bindings(self, before: float) -> int:
         """Drop the bindings not used since ``before`` (their conversation went quiet); returns how many.
@@ -301,6 +333,19 @@ class RoutingState:
         if record is None:
             return None
         return record.detached_at if record.detached_at is not None else hub_started
+
+
+def _route_of(value: str) -> Route | None:
+    try:
+        data: Any = json.loads(value)
+        return Route(str(data["channel"]), str(data["prefix"]), str(data["session_name"]))
+    except (ValueError, TypeError, KeyError):
+        return None
+
+
+def _drop(mapping: dict[Any, Any], matches: Any) -> None:
+    for name in [name for name, item in mapping.items() if matches(item)]:
+        del mapping[name]
 
 
 __all__ = [

@@ -41,7 +41,7 @@ from ..state import atomic_write
 from . import _declarations, _hosting
 from ._attachment import Attachment
 from ._conversations import conversation_of, place_of, reply_arguments
-from ._settings import apply_to_process, channel_environ, conflict_message, is_secret
+from ._settings import apply_to_process, channel_environ, channel_settings, conflict_message, is_secret
 from ._wire import SessionInfo
 from .store._base import MAX_EVENT_BYTES
 
@@ -162,6 +162,8 @@ class Hosted:
     state: str = "starting"
     error: str | None = None
     claimed: bool = True
+    #: Started from the command line (``--channel``): no session's settings replace its own.
+    pinned: bool = False
     failures: int = 0
     restart: asyncio.TimerHandle | None = None
     #: The channel's people, read-only (who may type ``/switch``); ``None`` for a channel without.
@@ -179,6 +181,11 @@ class HubRunner:
     # ------------------------------------------------------------------ settings and life
 
     async def restore(self) -> None:
+        """Start the channels named on the command line (``--channel``, with this process's own
+        settings, held for good), then those that ran before."""
+        for name in self.hub.options.channels:
+            hosted = self.hosted[name] = Hosted(name, channel_settings(name), "this hub's own settings", pinned=True)
+            await self._start(hosted)
         try:
             saved: Any = json.loads(self.hub.paths.channels.read_text(encoding="utf-8"))
         except FileNotFoundError:
@@ -187,7 +194,7 @@ class HubRunner:
             log.warning("cannot read %s (%s): channels start when sessions ask for them", self.hub.paths.channels, exc)
             return
         for name, settings in (saved if isinstance(saved, dict) else {}).items():
-            if _hosting.known(name) and isinstance(settings, dict):
+            if _hosting.known(name) and isinstance(settings, dict) and name not in self.hosted:
                 hosted = Hosted(name, {str(k): str(v) for k, v in settings.items()}, "the previous run", claimed=False)
                 self.hosted[name] = hosted
                 await self._start(hosted)
@@ -211,7 +218,7 @@ class HubRunner:
     def release(self, channel: str, remaining: Sequence[Attachment]) -> None:
         hosted = self.hosted.get(channel)
         if hosted is not None:
-            hosted.claimed = any(a.refused is None for a in remaining)
+            hosted.claimed = hosted.pinned or any(a.refused is None for a in remaining)
 
     async def _start(self, hosted: Hosted) -> None:
         hosted.restart = None
@@ -230,10 +237,12 @@ class HubRunner:
             hosted.access = AccessStore(hosted.name, Path(directory), static=False)
         hosted.sink = StoreSink(self, hosted.name, QueueLimits.from_environ(hosted.settings))
         _hosting.host(channel, hosted.sink)
+        declaration = _hosting.declaration(channel)
         try:
-            _declarations.save(self.hub.paths.directory, _hosting.declaration(channel), hosted.settings)
+            _declarations.save(self.hub.paths.directory, declaration, hosted.settings)
         except OSError as exc:  # shims then build the channel themselves: slower, not wrong
             log.warning("cannot save the declaration of %s: %s", hosted.name, exc)
+        await self.hub.share_declaration(declaration)
         hosted.channel = channel
         hosted.state, hosted.error = "running", None
         hosted.tasks = start_tasks(channel, lambda task, error: self._crashed(hosted, task, error))

@@ -36,10 +36,11 @@ from ..errors import (
     WireError,
 )
 from . import _declarations, _hosting
-from ._daemon import reach_hub
+from ._daemon import reach_hub, start_once
 from ._paths import HubPaths
 from ._settings import channel_settings
 from ._socket import Link, read_token
+from ._store_config import ROLE_VAR
 from ._wire import (
     ACK,
     ATTACH,
@@ -235,9 +236,10 @@ def build_shim(channel: str, server: str | None, session_name: str | None, mode:
     """
     from .. import __version__
 
-    declared = _declarations.load(HubPaths.from_environ().directory, channel, __version__, channel_settings(channel))
+    paths = HubPaths.from_environ()
+    declared = _declarations.load(paths.directory, channel, __version__, channel_settings(channel))
     if declared is None:
-        declared = _hosting.declaration(_hosting.build(channel))
+        declared = _edge_declaration(paths, channel, __version__, mode) or _hosting.declaration(_hosting.build(channel))
     proxy = Channel(declared.name, instructions=declared.instructions, version=declared.version)
     link = HubSession(proxy, channel, server, session_name, mode)
     for tool in declared.tools:
@@ -246,6 +248,20 @@ def build_shim(channel: str, server: str | None, session_name: str | None, mode:
         proxy.on_permission_request(link.permission_request)
     proxy.task(link.run, inbound=False)  # the link carries tool calls too: every session runs it
     return proxy
+
+
+def _edge_declaration(paths: HubPaths, channel: str, version: str, mode: HubMode) -> _declarations.Declaration | None:
+    """On a developer's machine of a team (``MCP_CHANNELS_HUB_ROLE=edge``), the declaration the
+    ingress shared: the edge hub is started first (it writes them down before it listens), since
+    this machine may lack what building the channel needs (a bot token)."""
+    if os.environ.get(ROLE_VAR) != "edge" or mode != "auto":
+        return None
+    try:
+        start_once(paths)
+    except (HubStartError, OSError) as exc:
+        logging.getLogger(f"mcp_channels.{channel}").warning("cannot start the edge hub: %s", exc)
+        return None
+    return _declarations.load(paths.directory, channel, version, {})
 
 
 __all__ = ["SESSION_NAME_VAR", "HubSession", "build_shim"]

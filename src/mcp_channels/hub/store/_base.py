@@ -14,7 +14,7 @@ import math
 import re
 import time
 import types
-from collections.abc import AsyncIterator, Awaitable, Mapping, Sequence
+from collections.abc import AsyncGenerator, Awaitable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Final, Self, TypeVar
 
@@ -213,6 +213,10 @@ class EventStore(abc.ABC):
     confirmed. After a crash the same events can be read again: consumers drop duplicates by id.
     """
 
+    #: Whether other hubs (other machines) may read and write the same data: they can move a
+    #: conversation's cursor or bindings, so a hub re-reads them where it would trust its memory.
+    shared = False
+
     def __init__(self, *, retention: Retention | None = None) -> None:
         self.retention = retention or Retention()
         self._phase = "new"
@@ -293,7 +297,7 @@ class EventStore(abc.ABC):
             raise InvalidInput(f"limit must be 1-{MAX_READ_LIMIT}, not {limit!r}")
         return await self._read(channel, conversation, after, limit)
 
-    async def watch(self, channel: str) -> AsyncIterator[int]:
+    async def watch(self, channel: str) -> AsyncGenerator[int, None]:
         """Yield the channel's newest seq now (0 when it has none), then again each time it grows.
 
         Values strictly increase; several appends may be coalesced into one value. The memory and
@@ -397,6 +401,16 @@ class EventStore(abc.ABC):
             raise InvalidInput(f"value must be a string of at most {MAX_VALUE_BYTES} bytes")
         await self._write_call(self._kv_put(key, value))
 
+    async def kv_create(self, key: str, value: str) -> str | None:
+        """Store ``value`` under ``key`` only if ``key`` has no value; ``None`` when stored, else the
+        value already there. Atomic across every hub on one backend: of several hubs creating one
+        key, exactly one succeeds (how edges claim an unbound conversation). Durable on return."""
+        self._check_open()
+        check_key(key)
+        if not isinstance(value, str) or len(value.encode("utf-8")) > MAX_VALUE_BYTES:
+            raise InvalidInput(f"value must be a string of at most {MAX_VALUE_BYTES} bytes")
+        return await self._write_call(self._kv_create(key, value))
+
     async def kv_delete(self, key: str) -> None:
         """Remove ``key``; removing an absent key is not an error. Durable on return."""
         self._check_open()
@@ -477,6 +491,9 @@ class EventStore(abc.ABC):
 
     @abc.abstractmethod
     async def _kv_put(self, key: str, value: str) -> None: ...
+
+    @abc.abstractmethod
+    async def _kv_create(self, key: str, value: str) -> str | None: ...
 
     @abc.abstractmethod
     async def _kv_delete(self, key: str) -> None: ...

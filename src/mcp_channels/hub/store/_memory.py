@@ -132,6 +132,12 @@ class MemoryStore(EventStore):
     async def _kv_put(self, key: str, value: str) -> None:
         self._kv[key] = value
 
+    async def _kv_create(self, key: str, value: str) -> str | None:
+        existing = self._kv.get(key)
+        if existing is None:
+            self._kv[key] = value
+        return existing
+
     async def _kv_delete(self, key: str) -> None:
         self._kv.pop(key, None)
 

@@ -150,6 +150,8 @@ class NatsStore(EventStore):
     first connection; ``reconnect_wait``: the pause between reconnection attempts.
     """
 
+    shared = True
+
     def __init__(
         self,
         url: str = "nats://127.0.0.1:4222",
@@ -181,7 +183,7 @@ class NatsStore(EventStore):
         self.replicas = replicas
         self.duplicate_window = min(duplicate_window, self.retention.max_age)
         self.timeout = timeout
-        self._servers = ", ".join(_without_password(url) for url in self.urls)
+        self._servers = ", ".join(without_password(url) for url in self.urls)
         self._connect_options: dict[str, Any] = {
             "token": token,
             "user_credentials": user_credentials,
@@ -199,6 +201,25 @@ class NatsStore(EventStore):
         self._watchers: dict[str, tuple[int, Any]] = {}
         self._last_error: Exception | None = None
         self._auth_error: Exception | None = None
+
+    # ------------------------------------------------------------------ for the hub's other NATS traffic
+
+    @property
+    def connection(self) -> Client:
+        """The open client (the hub's relay and routing feed share it); :class:`StoreUnavailable` when closed."""
+        self._require_connection()
+        assert self._nc is not None
+        return self._nc
+
+    @property
+    def kv_bucket(self) -> str:
+        """The key-value bucket of ``kv_*`` (its keys are :func:`encode_token` of the store's keys)."""
+        return f"{self.namespace}_kv"
+
+    @property
+    def servers(self) -> str:
+        """The servers' URLs without passwords, for messages."""
+        return self._servers
 
     # ------------------------------------------------------------------ names
 
@@ -239,7 +260,7 @@ class NatsStore(EventStore):
                 self.timeout,
             )
             self._js = self._nc.jetstream(timeout=self.timeout)
-            self._kv = await self._bucket(f"{self.namespace}_kv")
+            self._kv = await self._bucket(self.kv_bucket)
             self._cursors = await self._bucket(f"{self.namespace}_cursors")
         except Exception as exc:
             await _quietly(self._nc.close())
@@ -590,6 +611,21 @@ class NatsStore(EventStore):
         await self._kv.put(encode_token(key), value.encode())
 
     @_guarded
+    async def _kv_create(self, key: str, value: str) -> str | None:
+        import nats.js.errors
+
+        assert self._kv is not None
+        while True:
+            try:
+                await self._kv.create(encode_token(key), value.encode())
+                return None
+            except nats.js.errors.KeyWrongLastSequenceError:
+                existing = await self._kv_get(key)
+                if existing is not None:
+                    return existing
+                # deleted meanwhile: a delete marker is a revision of its own, so create again
+
+    @_guarded
     async def _kv_delete(self, key: str) -> None:
         assert self._kv is not None
         await self._kv.delete(encode_token(key))
@@ -644,7 +680,8 @@ def _decoded(token: str) -> str | None:
         return None
 
 
-def _without_password(url: str) -> str:
+def without_password(url: str) -> str:
+    """``url`` with any ``user:password@`` removed, for messages and logs."""
     return re.sub(r"//[^@/]*@", "//", url)
 
 

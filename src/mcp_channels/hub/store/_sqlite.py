@@ -224,6 +224,16 @@ class SqliteStore(EventStore):
             )
         )
 
+    async def _kv_create(self, key: str, value: str) -> str | None:
+        def create(tx: _Transaction) -> str | None:
+            row = tx.conn.execute("SELECT value FROM kv WHERE key = ?", (key,)).fetchone()
+            if row is not None:
+                return str(row[0])
+            tx.conn.execute("INSERT INTO kv (key, value) VALUES (?, ?)", (key, value))
+            return None
+
+        return await self._write(create)
+
     async def _kv_delete(self, key: str) -> None:
         await self._write(lambda tx: tx.conn.execute("DELETE FROM kv WHERE key = ?", (key,)))
 

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from mcp_channels.hub.store import EventStore, MemoryStore, NatsStore, Retention, SqliteStore
-from support.nats_server import NatsServer
+from support.nats_server import NatsServer, running_nats
 
 BACKENDS = ("memory", "sqlite", "nats")
 _namespaces = itertools.count(1)
@@ -20,10 +20,8 @@ StoreFactory = Callable[..., Awaitable[EventStore]]
 
 @pytest.fixture(scope="session")
 def nats_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NatsServer]:
-    server = NatsServer(tmp_path_factory.mktemp("jetstream"))
-    server.start()
-    yield server
-    server.stop()
+    with running_nats(tmp_path_factory.mktemp("jetstream")) as server:
+        yield server
 
 
 @pytest.fixture

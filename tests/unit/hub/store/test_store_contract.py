@@ -269,6 +269,25 @@ async def test_kv_puts_gets_deletes_and_lists_by_prefix(store: EventStore) -> No
         await store.kv_put("k", "v" * (256 * 1024 + 1))
 
 
+async def test_kv_create_stores_only_when_absent_and_one_of_concurrent_creators_wins(
+    open_backend: StoreFactory, backend: str
+) -> None:
+    """What lets edges on several machines claim a conversation without both taking it."""
+    store = await open_backend()
+    assert await store.kv_create("claim", "first") is None
+    assert await store.kv_create("claim", "second") == "first"
+    assert await store.kv_get("claim") == "first"
+    await store.kv_delete("claim")
+    assert await store.kv_create("claim", "after delete") is None
+    others = [store] if backend == "memory" else [store, await open_backend(), await open_backend()]
+    results = await asyncio.gather(*(others[n % len(others)].kv_create("race", f"hub {n}") for n in range(9)))
+    winners = [n for n, result in enumerate(results) if result is None]
+    assert len(winners) == 1
+    assert set(results) == {None, f"hub {winners[0]}"}
+    with pytest.raises(InvalidInput):
+        await store.kv_create("", "v")
+
+
 # ---------------------------------------------------------------------- lifecycle and durability across opens
 
 
