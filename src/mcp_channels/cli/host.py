@@ -131,7 +131,9 @@ def demo_command(argv: Sequence[str]) -> int:
         config = Path(tmp) / "mcp.json"
         server = {
             "command": sys.executable,
-            "args": ["-m", "mcp_channels", "serve", demo.name],
+            # Standalone: the demo's state lives in a temporary directory, so nothing it starts (a
+            # hub would) may outlive it.
+            "args": ["-m", "mcp_channels", "serve", demo.name, "--hub", "off"],
             "env": {port.variable: str(options.port), state_dir_variable(demo.name): str(Path(tmp) / demo.name)},
         }
         config.write_text(json.dumps({"mcpServers": {demo.name: server}}))

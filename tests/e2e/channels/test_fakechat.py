@@ -804,13 +804,19 @@ async def test_a_bad_setting_stops_the_server_with_its_name(env: dict[str, str],
         await server.stop()
 
 
-async def test_the_demo_runs_fakechat_and_says_where_the_page_is() -> None:
-    """``mcp-channels demo``: the host with fakechat, no account or token; the README's first step."""
+async def test_the_demo_runs_fakechat_and_says_where_the_page_is(tmp_path: Path) -> None:
+    """``mcp-channels demo``: the host with fakechat, no account or token; the README's first step.
+
+    Run as a newcomer runs it, without the suite's ``MCP_CHANNELS_HUB=off``: the demo's state is
+    temporary, so it must start no hub that would outlive it.
+    """
     port = free_port()
+    environ = {k: v for k, v in os.environ.items() if k != "MCP_CHANNELS_HUB"}
+    environ["MCP_CHANNELS_HUB_DIR"] = str(tmp_path / "hub")
     demo = await asyncio.create_subprocess_exec(
         PYTHON, "-m", "mcp_channels", "demo", "--port", str(port),
         stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.PIPE,
-        start_new_session=True,
+        start_new_session=True, env=environ,
     )  # fmt: skip
     assert demo.stdout is not None and demo.stderr is not None
     try:
@@ -826,6 +832,7 @@ async def test_the_demo_runs_fakechat_and_says_where_the_page_is() -> None:
                 while b"hello from the demo" not in output:
                     output += await demo.stdout.readline()
         assert b'<channel source="fakechat" chat_id="web" message_id="u-demo" user="web"' in output
+        assert not (tmp_path / "hub").exists()  # no hub started
     finally:
         demo.send_signal(signal.SIGINT)
         async with asyncio.timeout(10):

@@ -8,14 +8,14 @@ channel id of its own, so it is a conversation of its own, bound apart from its 
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from fakes.discord_api import FakeDiscord
-from support.hub import HubDir, HubSession, OpenSessions, hub_dir
+from support.hub import HubDir, HubSession, OpenSessions
 
 World = dict[str, dict[str, Any]]
 
@@ -42,12 +42,6 @@ def world(fake: FakeDiscord) -> World:
         "ops": fake.add_text_channel(guild, "ops"),
         "thread": fake.add_thread(lounge, "release"),
     }
-
-
-@pytest.fixture
-def hub() -> Iterator[HubDir]:
-    with hub_dir() as directory:
-        yield directory
 
 
 @pytest.fixture

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import Any
 
@@ -20,7 +20,7 @@ import pytest
 from fakes.slack_api import FakeSlack
 from fakes.slack_session import fake, slack_env
 from support.chat_session import write_access
-from support.hub import HubDir, HubSession, OpenSessions, cli, hub_dir
+from support.hub import HubDir, HubSession, OpenSessions, cli
 
 __all__ = ["fake"]  # fixtures
 
@@ -38,12 +38,6 @@ def people(fake: FakeSlack) -> People:
         "ops": fake.channel("ops", members=[alice]),
         "alice_dm": fake.dm(alice),
     }
-
-
-@pytest.fixture
-def hub() -> Iterator[HubDir]:
-    with hub_dir() as directory:
-        yield directory
 
 
 @pytest.fixture

@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import os
 import signal
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import pytest
 
 from fakes.telegram_api import FakeTelegram
 from fakes.telegram_session import TelegramSession, write_access
-from support.hub import HubDir, cli, hub_dir, hub_processes
+from support.hub import HubDir, cli, hub_processes
 
 ALICE, BOB, CAROL = 111, 222, 333
 PEOPLE = (ALICE, BOB, CAROL)
@@ -30,12 +30,6 @@ async def fake() -> AsyncIterator[FakeTelegram]:
         server.user(user, name)
     yield server
     await server.stop()
-
-
-@pytest.fixture
-def hub() -> Iterator[HubDir]:
-    with hub_dir() as directory:
-        yield directory
 
 
 @pytest.fixture

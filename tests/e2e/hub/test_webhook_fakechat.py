@@ -3,21 +3,15 @@
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from pathlib import Path
 
 import aiohttp
 import pytest
 
 from support.fakechat import Tab
-from support.hub import HubDir, HubSession, cli, hub_dir, wait_until
+from support.hub import HubDir, HubSession, cli, wait_until
 from support.processes import free_port, http_request
-
-
-@pytest.fixture
-def hub() -> Iterator[HubDir]:
-    with hub_dir() as directory:
-        yield directory
 
 
 @pytest.fixture
