@@ -1,6 +1,6 @@
 #!/usr/bin/env bun
 // The reference webhook channel: "Minimal Webhook Receiver (TypeScript/Bun)" from the Claude Code
-// channels overview (see docs/host-protocol.md §6), verbatim except that the port
+// channels overview (see docs/claude-code-host.md §6), verbatim except that the port
 // comes from WEBHOOK_PORT (default 8788, as in the original) so the benchmark can pick a free one.
 // run_bench.py copies it next to its node_modules (bench/.reference/webhook.ts) and runs it with Bun.
 import { Server } from "@modelcontextprotocol/sdk/server/index.js";

@@ -6,7 +6,7 @@ the meta-key rule, the permission-reply grammar and request-id alphabet, and the
 Code renders an event as a ``<channel>`` tag (attribute escaping, closing-tag neutralising) and
 formats a permission request's ``description`` and ``input_preview``.
 
-No I/O happens in this module. The facts it encodes come from ``docs/host-protocol.md`` and
+No I/O happens in this module. The facts it encodes come from ``docs/claude-code-host.md`` and
 are checked against the golden cases of ``tests/golden/cc_vectors.json``.
 """
 

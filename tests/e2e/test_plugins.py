@@ -1,7 +1,7 @@
 """The plugin marketplace: manifests as Claude Code validates them, launchers run as Claude Code runs them.
 
 Schemas follow Claude Code's plugin documentation (marketplace and manifest references) and
-``docs/host-protocol.md`` §3; every plugin is then started through the host from its own ``.mcp.json``
+``docs/claude-code-host.md`` §3; every plugin is then started through the host from its own ``.mcp.json``
 (``${CLAUDE_PLUGIN_ROOT}`` expanded, set in the environment) and must complete the handshake, and
 each launcher is run directly to check that stdout carries JSON-RPC from the first byte, on every
 path it can take.

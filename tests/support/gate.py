@@ -1,4 +1,4 @@
-"""Claude Code's own words for its channel gate, which the tests expect verbatim (see ``docs/host-protocol.md`` §3)."""
+"""Claude Code's own words for its channel gate, which the tests expect verbatim (see ``docs/claude-code-host.md`` §3)."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """``doctor``'s checks of the Claude Code side: its version, account, org policy and the official plugins,
-and what makes it ignore a running channel without a word (``docs/host-protocol.md`` §3)."""
+and what makes it ignore a running channel without a word (``docs/claude-code-host.md`` §3)."""
 
 from __future__ import annotations
 
@@ -148,7 +148,7 @@ def launch_commands(channel: str, allowlisted: bool) -> list[str]:
 
 
 def ignored_when(channel: str | None) -> list[str]:
-    """What makes Claude Code ignore a running channel without a word (docs/host-protocol.md §3)."""
+    """What makes Claude Code ignore a running channel without a word (docs/claude-code-host.md §3)."""
     name = channel or "<channel>"
     return [
         "the session was started without it: an installed plugin runs its server, but Claude Code registers "
