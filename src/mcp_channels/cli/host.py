@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 
 from ..channels import facts
+from ..delivery import DELIVERY_VAR
 from ..enablement import ManagedSettings, add_flag_arguments, build_entries
 from ..errors import EntrySyntaxError, HostConfigError
 from ..host.app import Host, HostOptions
@@ -134,7 +135,13 @@ def demo_command(argv: Sequence[str]) -> int:
             # Standalone: the demo's state lives in a temporary directory, so nothing it starts (a
             # hub would) may outlive it.
             "args": ["-m", "mcp_channels", "serve", demo.name, "--hub", "off"],
-            "env": {port.variable: str(options.port), state_dir_variable(demo.name): str(Path(tmp) / demo.name)},
+            "env": {
+                port.variable: str(options.port),
+                state_dir_variable(demo.name): str(Path(tmp) / demo.name),
+                # The demo names its one server as a channel, but its command line is not the host's
+                # flags the server would read: say so, rather than a "cannot tell" on the first screen.
+                DELIVERY_VAR: "deliver",
+            },
         }
         config.write_text(json.dumps({"mcpServers": {demo.name: server}}))
         print(DEMO_BANNER.format(port=options.port), flush=True)
