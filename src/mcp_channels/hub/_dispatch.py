@@ -93,9 +93,6 @@ class _Conversation:
     last_seq: int = 0
     #: Events up to this seq found no session: they are delivered marked ``queued``.
     waited_upto: int = 0
-    #: Commits under way that were not sent early: until they are taken, sending early would
-    #: overtake them.
-    committing_late: int = 0
     #: The routing version ``target`` was chosen under (-1: never).
     routed: int = -1
     #: When something last happened to it (an event, an acknowledgement).
@@ -134,6 +131,10 @@ class Dispatcher:
         self._acks: dict[str, int] = {}
         #: Events sent before their commit returned: id -> the attachment it went to.
         self._early: dict[str, Attachment] = {}
+        #: Per conversation, commits under way that were not sent early: until they are taken,
+        #: sending a later event early would overtake them. Kept apart from the conversations'
+        #: state, which may not exist yet when such a commit starts (and is created before it ends).
+        self._committing_late: collections.Counter[str] = collections.Counter()
         #: Counts routing changes (sessions, bindings): a conversation's session is sent to early
         #: only if it was chosen since the last one.
         self._routing_version = 0
@@ -189,14 +190,13 @@ class Dispatcher:
             state is None
             or target is None
             or state.routed != self._routing_version
-            or state.committing_late
+            or self._committing_late[event.conversation]
             or state.buffer
             or not state.complete
             or state.sent < state.last_seq
             or not target.can_take()
         ):
-            if state is not None:
-                state.committing_late += 1
+            self._committing_late[event.conversation] += 1
             return Ticket(event.conversation, event.id, None)
         self._early[event.id] = target
         target.send_early(_delivered_early(event))
@@ -212,9 +212,9 @@ class Dispatcher:
         if ticket.early is not None:
             self._early.pop(ticket.id, None)
             return
-        state = self.conversations.get(ticket.conversation)
-        if state is not None and state.committing_late:
-            state.committing_late -= 1
+        self._committing_late[ticket.conversation] -= 1
+        if self._committing_late[ticket.conversation] <= 0:
+            del self._committing_late[ticket.conversation]
 
     def offer(self, events: Iterable[StoredEvent], ticket: Ticket | None = None) -> None:
         """Events the hub has just committed: taken without a read when they follow what was seen."""
@@ -418,7 +418,7 @@ class Dispatcher:
             if state.touched < cutoff
             and not state.pending
             and not state.buffer
-            and not state.committing_late
+            and not self._committing_late[name]
             and (state.target is None or name not in state.target.early.values())
         ]
         for name in quiet:
