@@ -97,6 +97,9 @@ class _Conversation:
     routed: int = -1
     #: When something last happened to it (an event, an acknowledgement).
     touched: float = field(default_factory=time.monotonic)
+    #: Events committed late (not sent early) so far: a read of the store that saw this number
+    #: change while under way may have missed one, and so cannot vouch that ``buffer`` is complete.
+    taken_late: int = 0
 
     def restart_from_cursor(self) -> None:
         """Forget what was sent: the next session gets everything above the cursor again."""
@@ -249,6 +252,7 @@ class Dispatcher:
                     self.acknowledged(early, event.conversation, event.seq)
                 return
             early.early.pop(event.id, None)  # moved elsewhere meanwhile: it is sent again from the store
+        state.taken_late += 1
         if state.complete:
             state.buffer.append(event)
             if len(state.buffer) > BUFFER_LIMIT:
@@ -388,9 +392,12 @@ class Dispatcher:
 
     async def _next(self, conversation: str, state: _Conversation) -> StoredEvent | None:
         if not state.buffer and not state.complete:
+            taken = state.taken_late
             events = await self.store.read(self.channel, conversation=conversation, after=state.sent, limit=WINDOW)
             state.buffer.extend(event for event in events if event.seq <= self.seen)
-            state.complete = len(events) < WINDOW
+            # An event taken while the read was under way was not buffered (the buffer was not
+            # complete) and may be newer than what the read saw: the next call reads again.
+            state.complete = len(events) < WINDOW and state.taken_late == taken
         while state.buffer:
             event = state.buffer.popleft()
             if event.seq > state.sent:
